@@ -1,0 +1,1 @@
+"""Hydra plugins shipped with imbsweep (discovered through the ``hydra_plugins`` namespace)."""

@@ -1,0 +1,68 @@
+"""Entry point: ``imbsweep [overrides]``. Composes the config and runs one job per sweep point."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from imbsweep import sweep, tracking
+from imbsweep.config import check_config, method_label
+from imbsweep.data import load_dataset
+from imbsweep.errors import ConfigError
+from imbsweep.runner import run_job
+
+log = logging.getLogger("imbsweep")
+
+
+def train(cfg: DictConfig) -> float:
+    """Run one job and return the objective a sweeper optimises (NaN if the job failed)."""
+    c = OmegaConf.to_container(cfg, resolve=True)
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    sweep_dir = Path(hc.sweep.dir if multirun else hc.runtime.output_dir).resolve()
+    try:
+        # Checks and data loading come first: bad input never opens a run.
+        check_config(c)
+        ds = load_dataset(c["dataset"])
+        # Under the sweep lock: parallel workers must not race to create a fresh sqlite store.
+        with sweep.locked(sweep_dir):
+            tracker = tracking.Tracker(**c["tracking"])
+        if not multirun:
+            sweep.start(sweep_dir, tracker)
+        sweep_id = sweep.sweep_run_id(tracker, sweep_dir, sweep.sweep_name())
+        result = run_job(c, tracker, sweep_id, ds)
+    except Exception as exc:
+        if not multirun or isinstance(exc, ConfigError) and c.get("stage") != "trial":
+            raise
+        # In a sweep one job's failure must not stop the others: record it, report it at the end.
+        log.exception("job %s failed", method_label(c["method"]))
+        sweep.record_failure(sweep_dir, method_label(c["method"]), list(hc.overrides.task), exc)
+        return math.nan
+    if not multirun:
+        sweep.finish(tracker, sweep_id, sweep_dir, c["report"]["claims"], c["report"]["plot"])
+    obj = c["objective"]
+    split = "validation" if c["split"]["validation_size"] > 0 else "test"
+    return result.objective(obj["metric"], obj["statistic"], split)
+
+
+# Absolute: a relative path inside a package would be read as a package resource.
+@hydra.main(version_base="1.3", config_path=str(tracking.PROJECT_ROOT / "conf"), config_name="config")
+def _hydra_main(cfg: DictConfig) -> float:
+    return train(cfg)
+
+
+def main() -> None:
+    # TensorFlow's C++ start-up lines are noise for users; real errors still surface.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Hydra callback for sweep-level work: open the sweep, and at the end build its ranges table."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from imbsweep import sweep, tracking
+
+log = logging.getLogger("imbsweep")
+
+
+class SweepFailed(RuntimeError):
+    """Some jobs of the sweep failed; the table covers the ones that finished."""
+
+
+class SweepCallback(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        tcfg = OmegaConf.to_container(config.tracking, resolve=True)
+        # The tracker is only built to adopt `mlflow run`'s run; nothing else is written here.
+        tracker = tracking.Tracker(**tcfg) if "MLFLOW_RUN_ID" in os.environ else None
+        sweep.start(Path(config.hydra.sweep.dir).resolve(), tracker)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir).resolve()
+        run_file = sweep_dir / sweep.RUN_ID_FILE
+        tcfg = OmegaConf.to_container(config.tracking, resolve=True)
+        if not tcfg["enabled"] or not run_file.exists():
+            failed = sweep.failures(sweep_dir)
+        else:
+            tracker = tracking.Tracker(**tcfg)
+            failed = sweep.finish(tracker, run_file.read_text().strip(), sweep_dir,
+                                  config.report.claims, config.report.plot)
+        if failed:
+            lines = "\n".join(f"  - {f['label']} ({' '.join(f['overrides'])}): {f['error']}"
+                              for f in failed)
+            raise SweepFailed(
+                f"{len(failed)} job(s) of the sweep failed; the table above covers the jobs that "
+                f"finished. Failed jobs (details in each run's error.txt in MLflow):\n{lines}"
+            )

@@ -1,0 +1,208 @@
+"""The config schema (typos fail at compose time) and value checks (bad values fail at start).
+
+The schema is registered in Hydra's ConfigStore as ``imbsweep_schema``; ``conf/config.yaml``
+lists it first in its defaults so every YAML file merges into typed nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from imbsweep.errors import ConfigError
+
+
+@dataclass
+class MethodConf:
+    """One flat namespace for sampler, model and threshold keys (see README "Methods")."""
+
+    name: str = MISSING
+    sampler: str = "none"
+    model: str = MISSING
+    threshold: Any = 0.5
+    threshold_metric: str = "minority_f1"
+    # samplers
+    k_neighbors: int = 5
+    sampling_strategy: Any = "auto"
+    n_neighbors: int = 3
+    near_miss_version: int = 1
+    # Keras net
+    hidden_units: int = 16
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 0.001
+    steps_per_execution: int = 50
+    class_weight: str = "none"
+    weight_scale: float = 1.0
+    loss: str = "bce"
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.25
+    # trees and linear models
+    n_estimators: int = 100
+    replacement: bool = True
+    bootstrap: bool = False
+    max_iter: int = 1000
+    n_jobs: int = 1
+
+
+@dataclass
+class SplitConf:
+    test_size: float = 0.2
+    random_state: int = 42
+    vary_with_seed: bool = False
+    stratify: bool = False
+    validation_size: float = 0.0
+
+
+@dataclass
+class ObjectiveConf:
+    metric: str = "minority_f1"
+    statistic: str = "mean"  # mean | mean_minus_std
+
+
+@dataclass
+class TrackingConf:
+    enabled: bool = True
+    uri: Optional[str] = None  # noqa: UP045 (OmegaConf 2.3 needs Optional) None: $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
+    experiment: str = "imbsweep"
+    log_models: bool = True
+
+
+@dataclass
+class ReportConf:
+    claims: Optional[str] = "practical"  # noqa: UP045  # claimed ranges to compare with; null for none
+    plot: bool = True
+
+
+@dataclass
+class Config:
+    dataset: Any = MISSING
+    method: MethodConf = field(default_factory=MethodConf)
+    seeds: Any = 10
+    stage: str = "run"
+    split: SplitConf = field(default_factory=SplitConf)
+    objective: ObjectiveConf = field(default_factory=ObjectiveConf)
+    tracking: TrackingConf = field(default_factory=TrackingConf)
+    report: ReportConf = field(default_factory=ReportConf)
+
+
+ConfigStore.instance().store(name="imbsweep_schema", node=Config)
+
+STATISTICS = ("mean", "mean_minus_std")
+CLASS_WEIGHTS = ("none", "balanced")
+LOSSES = ("bce", "focal")
+STRATEGY_WORDS = ("auto", "all", "majority", "minority", "not minority", "not majority")
+
+
+def resolve_seeds(seeds: Any) -> list[int]:
+    """``seeds`` is a count N (seeds 0..N-1) or an explicit list of non-negative ints."""
+    if isinstance(seeds, bool):
+        raise ConfigError("seeds", seeds, "a count >= 1 or a list of seeds, e.g. seeds=10 or seeds=[0,7]")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError("seeds", seeds, "a count >= 1 or a list of seeds, e.g. seeds=10")
+        return list(range(seeds))
+    if isinstance(seeds, list | tuple) and seeds and all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
+    ):
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError("seeds", list(seeds), "a list without repeats")
+        return [int(s) for s in seeds]
+    raise ConfigError(
+        "seeds", seeds, "a count >= 1 or a non-empty list of ints >= 0, e.g. seeds=10 or seeds=[0,7]"
+    )
+
+
+def _int_at_least(cfg: dict, key: str, low: int, where: str = "method") -> None:
+    v = cfg.get(key)
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        raise ConfigError(f"{where}.{key}", v, f"an integer >= {low}")
+
+
+def check_method_values(m: dict) -> None:
+    from imbsweep.methods import check_method
+
+    check_method(m)
+    for key in ("k_neighbors", "epochs", "batch_size", "hidden_units", "n_estimators",
+                "n_neighbors", "max_iter", "steps_per_execution"):
+        _int_at_least(m, key, 1)
+    if m.get("near_miss_version") not in (1, 2, 3):
+        raise ConfigError("method.near_miss_version", m.get("near_miss_version"), "1, 2 or 3")
+    ws = m.get("weight_scale")
+    if not isinstance(ws, int | float) or isinstance(ws, bool) or ws <= 0:
+        raise ConfigError("method.weight_scale", ws, "a number > 0 (1.0 = the practical's weights)")
+    lr = m.get("learning_rate")
+    if not isinstance(lr, int | float) or lr <= 0:
+        raise ConfigError("method.learning_rate", lr, "a number > 0")
+    if m.get("class_weight") not in CLASS_WEIGHTS:
+        raise ConfigError("method.class_weight", m.get("class_weight"), f"one of {list(CLASS_WEIGHTS)}")
+    if m.get("loss") not in LOSSES:
+        raise ConfigError("method.loss", m.get("loss"), f"one of {list(LOSSES)}")
+    s = m.get("sampling_strategy")
+    ok = s in STRATEGY_WORDS or (
+        isinstance(s, int | float) and not isinstance(s, bool) and 0 < s <= 1
+    )
+    if not ok:
+        raise ConfigError(
+            "method.sampling_strategy", s,
+            f"a minority/majority ratio in (0, 1] or one of {list(STRATEGY_WORDS)}",
+        )
+    t = m.get("threshold")
+    if not (t == "tuned" or (isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < 1)):
+        raise ConfigError("method.threshold", t, "a number in (0, 1) or 'tuned'")
+
+
+def check_config(cfg: dict) -> None:
+    """Every value check, in one place, before any expensive work or any MLflow write."""
+    resolve_seeds(cfg.get("seeds"))
+    check_method_values(cfg["method"])
+    sp = cfg["split"]
+    if not 0 < float(sp["test_size"]) < 1:
+        raise ConfigError("split.test_size", sp["test_size"], "a fraction in (0, 1)")
+    if not 0 <= float(sp["validation_size"]) < 1:
+        raise ConfigError("split.validation_size", sp["validation_size"], "a fraction in [0, 1)")
+    if cfg["method"].get("threshold") == "tuned" and float(sp["validation_size"]) <= 0:
+        raise ConfigError(
+            "split.validation_size", sp["validation_size"], "a fraction > 0 with method.threshold=tuned",
+            "the threshold is tuned on validation rows, never on the test set",
+        )
+    obj = cfg["objective"]
+    from imbsweep.evaluation import METRICS
+
+    if obj["metric"] not in METRICS:
+        raise ConfigError("objective.metric", obj["metric"], f"one of {list(METRICS)}")
+    if obj["statistic"] not in STATISTICS:
+        raise ConfigError("objective.statistic", obj["statistic"], f"one of {list(STATISTICS)}")
+    if cfg.get("stage") == "trial" and float(sp["validation_size"]) <= 0:
+        raise ConfigError(
+            "split.validation_size", sp["validation_size"], "a fraction > 0 when tuning",
+            "tuning trials are scored on a validation split carved from the training rows, "
+            "never on the test set",
+        )
+    from imbsweep.data import LOADERS
+
+    kind = cfg["dataset"].get("kind")
+    if kind not in LOADERS:
+        raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
+
+
+_SHORT = {"k_neighbors": "k", "weight_scale": "w", "n_estimators": "trees"}
+
+
+def method_label(m: dict) -> str:
+    """E.g. ``smote_ann k=5``, ``weighted_ann w=1``, ``brf trees=100``."""
+    parts = [m["name"]]
+    keys = ["k_neighbors"] if "smote" in str(m.get("sampler")) else []
+    if m.get("model") == "mlp" and m.get("class_weight") == "balanced":
+        keys += ["weight_scale"]
+    if m.get("model") == "brf":
+        keys += ["n_estimators"]
+    for k in keys:
+        v = m.get(k)
+        parts.append(f"{_SHORT.get(k, k)}={v:g}" if isinstance(v, float) else f"{_SHORT.get(k, k)}={v}")
+    if m.get("threshold") not in (0.5, None):
+        parts.append(f"thr={m['threshold']}")
+    return " ".join(parts)

@@ -1,0 +1,151 @@
+"""Datasets: loading a binary problem and splitting it into train / validation / test.
+
+Every loader returns a :class:`Dataset` with a pandas feature frame and ``y`` in {0, 1}, where 1 is
+the positive (minority) class. Loaders are registered by the config's ``dataset.kind``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import make_classification
+from sklearn.model_selection import train_test_split
+
+from imbsweep.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A binary classification problem, ready to split."""
+
+    name: str
+    X: pd.DataFrame
+    y: np.ndarray
+    categorical: tuple[str, ...] = ()
+    positive_label: str = "1"
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_minority(self) -> int:
+        return int(self.y.sum())
+
+    @property
+    def imbalance_ratio(self) -> float:
+        return float((len(self.y) - self.n_minority) / max(self.n_minority, 1))
+
+    def digest(self) -> str:
+        """Content hash of features and labels: the same data gives the same digest anywhere."""
+        h = hashlib.sha256()
+        h.update(pd.util.hash_pandas_object(self.X, index=False).values.tobytes())
+        h.update(np.ascontiguousarray(self.y).tobytes())
+        return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices of one split; the test rows keep the original class distribution."""
+
+    train: np.ndarray
+    test: np.ndarray
+    validation: np.ndarray | None = None
+
+
+Loader = Callable[[dict], Dataset]
+LOADERS: dict[str, Loader] = {}
+
+
+def register(kind: str) -> Callable[[Loader], Loader]:
+    def deco(fn: Loader) -> Loader:
+        LOADERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def load_dataset(cfg: dict) -> Dataset:
+    """Load the dataset described by a resolved ``dataset`` config node."""
+    kind = cfg.get("kind")
+    if kind not in LOADERS:
+        raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
+    ds = LOADERS[kind](cfg)
+    check_binary(ds)
+    return ds
+
+
+def check_binary(ds: Dataset) -> None:
+    classes = np.unique(ds.y)
+    if len(classes) != 2:
+        raise ConfigError(
+            "dataset",
+            ds.name,
+            "two classes in the target",
+            f"found {len(classes)} class(es): {classes.tolist()}",
+        )
+
+
+@register("synthetic")
+def load_synthetic(cfg: dict) -> Dataset:
+    """The practical's ``make_classification`` set (95:5 by default)."""
+    weights = list(cfg.get("weights", [0.95, 0.05]))
+    X, y = make_classification(
+        n_samples=int(cfg.get("n_samples", 10000)),
+        n_features=int(cfg.get("n_features", 20)),
+        n_informative=int(cfg.get("n_informative", 2)),
+        n_redundant=int(cfg.get("n_redundant", 2)),
+        n_classes=2,
+        weights=weights,
+        class_sep=float(cfg.get("class_sep", 1.0)),
+        flip_y=float(cfg.get("flip_y", 0.01)),
+        random_state=int(cfg.get("random_state", 42)),
+    )
+    cols = [f"x{i}" for i in range(X.shape[1])]
+    return Dataset(
+        name=cfg.get("name", "synthetic"),
+        X=pd.DataFrame(X, columns=cols),
+        y=y.astype(np.int64),
+        source="sklearn.datasets.make_classification",
+    )
+
+
+def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
+    """Split rows into train / test (and optionally validation, carved from train).
+
+    The default reproduces the practical: ``train_test_split(test_size=0.2, random_state=42)``,
+    the same for every seed. ``vary_with_seed`` uses the run's seed instead.
+    """
+    test_size = float(split_cfg.get("test_size", 0.2))
+    rs = seed if split_cfg.get("vary_with_seed", False) else int(split_cfg.get("random_state", 42))
+    stratify = bool(split_cfg.get("stratify", False))
+    idx = np.arange(len(ds.y))
+    train, test = _split(idx, ds.y, test_size, rs, stratify, "test")
+    val_size = float(split_cfg.get("validation_size", 0.0) or 0.0)
+    validation = None
+    if val_size > 0:
+        # Validation is always stratified: tiny minorities must appear on both sides.
+        train, validation = _split(train, ds.y[train], val_size, rs, True, "validation")
+    return Split(train=train, test=test, validation=validation)
+
+
+def _split(idx, y, size, rs, stratify, part):
+    n_min = int(y.sum())
+    if n_min < 2:
+        raise ConfigError(
+            f"split.{part}_size" if part == "validation" else "split.test_size",
+            size,
+            "a dataset with at least 2 minority rows",
+            f"only {n_min} minority row(s) left to split into train and {part}",
+        )
+    a, b = train_test_split(idx, test_size=size, random_state=rs, stratify=y if stratify else None)
+    if not stratify and (y[np.isin(idx, b)].sum() == 0 or y[np.isin(idx, a)].sum() == 0):
+        # An unstratified split can leave a part without minority rows; retry stratified.
+        log.warning("unstratified %s split left a part without minority rows: using stratify", part)
+        a, b = train_test_split(idx, test_size=size, random_state=rs, stratify=y)
+    return np.sort(a), np.sort(b)

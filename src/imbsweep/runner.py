@@ -1,0 +1,164 @@
+"""One job: a (dataset, method) config evaluated over its seeds, one MLflow run per seed.
+
+Everything that can be checked is checked before the first run is opened: the config, the data,
+the method pairing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from imbsweep import tracking
+from imbsweep.config import check_config, method_label, resolve_seeds
+from imbsweep.data import Dataset, load_dataset, split_dataset
+from imbsweep.evaluation import METRICS, confusion, evaluate, report_dict, report_text
+from imbsweep.methods import SkipMethod, fit_method, method_keys
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobResult:
+    """Per-seed metrics of one job, and its id in MLflow."""
+
+    label: str
+    method: str
+    dataset: str
+    seeds: list[int]
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+    run_id: str | None = None
+
+    def objective(self, metric: str, statistic: str, split: str) -> float:
+        key = f"val_{metric}" if split == "validation" else metric
+        vals = np.array([m[key] for m in self.metrics if key in m], dtype=float)
+        if vals.size == 0:
+            return math.nan
+        if statistic == "mean_minus_std":
+            return float(vals.mean() - vals.std())
+        return float(vals.mean())
+
+
+def job_params(cfg: dict) -> dict[str, Any]:
+    """The resolved config, flattened, with only the method keys this method reads."""
+    keys = method_keys(cfg["method"])
+    params = tracking.flatten({k: v for k, v in cfg.items() if k not in ("method", "tracking")})
+    params.update({f"method.{k}": cfg["method"][k] for k in keys if k in cfg["method"]})
+    return params
+
+
+def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
+    """mean / std / min / max of every metric across seeds (population std, as numpy)."""
+    out: dict[str, float] = {}
+    if not metrics:
+        return out
+    for key in metrics[0]:
+        vals = np.array([m[key] for m in metrics if key in m], dtype=float)
+        out[f"{key}_mean"] = float(vals.mean())
+        out[f"{key}_std"] = float(vals.std())
+        out[f"{key}_min"] = float(vals.min())
+        out[f"{key}_max"] = float(vals.max())
+    return out
+
+
+def run_job(cfg: dict, tracker: tracking.Tracker, sweep_run_id: str | None = None,
+            dataset: Dataset | None = None) -> JobResult:
+    """Evaluate one config over its seeds. ``cfg`` is the resolved config as a plain dict."""
+    check_config(cfg)
+    seeds = resolve_seeds(cfg["seeds"])
+    ds = dataset if dataset is not None else load_dataset(cfg["dataset"])
+    mcfg = cfg["method"]
+    label = method_label(mcfg)
+    stage = cfg.get("stage", "run")
+    tags = {
+        tracking.TAG_METHOD: mcfg["name"],
+        tracking.TAG_DATASET: ds.name,
+        tracking.TAG_STAGE: stage,
+        tracking.TAG_LABEL: label,
+    }
+    if sweep_run_id:
+        tags[tracking.TAG_SWEEP] = sweep_run_id
+    result = JobResult(label=label, method=mcfg["name"], dataset=ds.name, seeds=seeds)
+    params = job_params(cfg)
+    job_id = tracker.create_run(label, {**tags, tracking.TAG_LEVEL: "job"}, sweep_run_id)
+    result.run_id = job_id
+    try:
+        tracker.log_params(job_id, params)
+        t_start = time.perf_counter()
+        for i, seed in enumerate(seeds):
+            name = f"{label} seed={seed}"
+            stags = {**tags, tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)}
+            with tracker.seed_run(name, stags, job_id) as run_id:
+                tracker.log_params(run_id, {**params, "seed": seed})
+                try:
+                    m = run_seed(cfg, ds, seed, tracker, run_id)
+                except SkipMethod as exc:
+                    # Not an error of the code: the method cannot apply to this data.
+                    log.warning("%s: skipped (%s)", name, exc)
+                    result.skipped[seed] = str(exc)
+                    tracker.set_tags(run_id, {"skipped": str(exc)})
+                    continue
+            result.metrics.append(m)
+            elapsed = time.perf_counter() - t_start
+            eta = elapsed / (i + 1) * (len(seeds) - i - 1)
+            log.info(
+                "[%s] seed %d (%d/%d): F1=%.3f P=%.3f R=%.3f acc=%.3f  %.1fs, eta %.0fs",
+                label, seed, i + 1, len(seeds), m["minority_f1"], m["minority_precision"],
+                m["minority_recall"], m["accuracy"], m["fit_seconds"], eta,
+            )
+        agg = aggregate(result.metrics)
+        agg["n_seeds"] = len(result.metrics)
+        agg["n_skipped"] = len(result.skipped)
+        tracker.log_metrics(job_id, agg)
+        if result.skipped:
+            tracker.set_tags(job_id, {"skipped": json.dumps(result.skipped)[:5000]})
+    except BaseException as exc:
+        tracker.fail_run(job_id, exc)
+        raise
+    tracker.end_run(job_id)
+    return result
+
+
+def run_seed(cfg: dict, ds: Dataset, seed: int, tracker: tracking.Tracker,
+             run_id: str | None) -> dict[str, float]:
+    """Fit on the training rows of this seed's split, evaluate on its test (and validation) rows."""
+    split = split_dataset(ds, cfg["split"], seed)
+    fitted = fit_method(cfg["method"], ds, split.train, seed,
+                        standardize=bool(cfg["dataset"].get("standardize", False)))
+    X_test, y_test = ds.X.iloc[split.test], ds.y[split.test]
+    score = fitted.score(X_test)
+    y_pred = (score > fitted.threshold).astype(np.int64)
+    metrics = evaluate(y_test, y_pred, score)
+    if split.validation is not None:
+        Xv, yv = ds.X.iloc[split.validation], ds.y[split.validation]
+        sv = fitted.score(Xv)
+        vm = evaluate(yv, (sv > fitted.threshold).astype(np.int64), sv)
+        metrics.update({f"val_{k}": v for k, v in vm.items()})
+    metrics["fit_seconds"] = fitted.fit_seconds
+    metrics.update({f"train_class{c}": n for c, n in fitted.counts_before.items()})
+    metrics.update({f"resampled_class{c}": n for c, n in fitted.counts_after.items()})
+    metrics.update({f"test_class{c}": int((y_test == c).sum()) for c in (0, 1)})
+    metrics.update({k: float(v) for k, v in fitted.info.items()})
+    metrics["threshold"] = fitted.threshold
+    if tracker.enabled:
+        tracker.log_metrics(run_id, metrics)
+        cm = confusion(y_test, y_pred)
+        tracker.log_files(run_id, {
+            "classification_report.txt": report_text(y_test, y_pred),
+            "classification_report.json": json.dumps(report_dict(y_test, y_pred), indent=2),
+            "confusion_matrix.json": json.dumps(
+                {"labels": [0, 1], "rows": "true", "columns": "predicted",
+                 "matrix": cm.tolist()}, indent=2),
+        })
+        tracker.log_model(fitted, X_test.iloc[:5])
+    return metrics
+
+
+__all__ = ["METRICS", "JobResult", "aggregate", "run_job", "run_seed"]

@@ -1,0 +1,185 @@
+"""Sweep-level bookkeeping: the sweep's parent run, failures, and the final ranges report.
+
+Jobs may run in other processes (joblib launcher), so the sweep directory is the meeting point:
+the first job to need the sweep run creates it under a file lock and writes its id there.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from imbsweep import ranges, tracking
+
+log = logging.getLogger(__name__)
+
+RUN_ID_FILE = ".imbsweep_sweep_run"
+FAILURES_FILE = "failures.jsonl"
+
+
+@contextmanager
+def locked(sweep_dir: Path) -> Iterator[None]:
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir / ".imbsweep.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def start(sweep_dir: Path, tracker: tracking.Tracker | None = None) -> None:
+    """At sweep start: forget a previous sweep in the same directory; adopt `mlflow run`'s run.
+
+    ``mlflow run`` passes its run in ``MLFLOW_RUN_ID``; it becomes the sweep run, and is removed
+    from the environment so no job adopts it as its own.
+    """
+    with locked(sweep_dir):
+        for name in (RUN_ID_FILE, FAILURES_FILE):
+            (sweep_dir / name).unlink(missing_ok=True)
+        project_run = os.environ.pop("MLFLOW_RUN_ID", None)
+        if project_run and tracker is not None and tracker.enabled:
+            adopt_run(tracker, project_run, sweep_name(), sweep_dir)
+            (sweep_dir / RUN_ID_FILE).write_text(project_run)
+
+
+def sweep_run_id(tracker: tracking.Tracker, sweep_dir: Path, name: str,
+                 tags: dict[str, str] | None = None) -> str | None:
+    """The sweep's run id, creating the run on first use (safe across processes)."""
+    if not tracker.enabled:
+        return None
+    with locked(sweep_dir):
+        f = sweep_dir / RUN_ID_FILE
+        if f.exists():
+            return f.read_text().strip()
+        run_id = tracker.create_run(name, {tracking.TAG_LEVEL: "sweep", **(tags or {})})
+        tracker.set_tags(run_id, {tracking.TAG_SWEEP: run_id, "sweep_dir": str(sweep_dir)})
+        f.write_text(run_id)
+        return run_id
+
+
+def adopt_run(tracker: tracking.Tracker, run_id: str, name: str, sweep_dir: Path) -> None:
+    """Turn `mlflow run`'s project run into a proper sweep run (name and tags)."""
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
+    tracker.set_tags(run_id, {
+        tracking.TAG_LEVEL: "sweep", tracking.TAG_SWEEP: run_id, MLFLOW_RUN_NAME: name,
+        "sweep_dir": str(sweep_dir), tracking.TAG_COMMIT: tracking.git_commit(),
+    })
+
+
+def sweep_name() -> str:
+    return "sweep " + time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def record_failure(sweep_dir: Path, label: str, overrides: list[str], exc: BaseException) -> None:
+    with locked(sweep_dir), open(sweep_dir / FAILURES_FILE, "a") as fh:
+        fh.write(json.dumps({"label": label, "overrides": overrides,
+                             "error": f"{type(exc).__name__}: {exc}"}) + "\n")
+
+
+def failures(sweep_dir: Path) -> list[dict]:
+    f = sweep_dir / FAILURES_FILE
+    if not f.exists():
+        return []
+    return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+
+
+def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.DataFrame:
+    """Finished, non-skipped seed runs of a sweep as one row each (metrics + identifying tags)."""
+    import mlflow
+
+    filt = (f"tags.{tracking.TAG_SWEEP} = '{sweep_id}' and "
+            f"tags.{tracking.TAG_LEVEL} = 'seed' and attributes.status = 'FINISHED'")
+    runs = mlflow.search_runs(
+        experiment_ids=experiment_ids, filter_string=filt, search_all_experiments=not experiment_ids,
+        max_results=50000, order_by=["attributes.start_time ASC"],
+    )
+    if runs.empty:
+        return pd.DataFrame()
+    if "tags.skipped" in runs:
+        runs = runs[runs["tags.skipped"].isna()]
+    out = pd.DataFrame({
+        "run_id": runs["run_id"],
+        "label": runs[f"tags.{tracking.TAG_LABEL}"],
+        "method": runs[f"tags.{tracking.TAG_METHOD}"],
+        "dataset": runs[f"tags.{tracking.TAG_DATASET}"],
+        "stage": runs.get(f"tags.{tracking.TAG_STAGE}", "run"),
+        "seed": runs[f"tags.{tracking.TAG_SEED}"].astype(int),
+    })
+    for col in runs.columns:
+        if col.startswith("metrics."):
+            out[col[len("metrics."):]] = runs[col]
+    return out.reset_index(drop=True)
+
+
+def report(rows: pd.DataFrame, out_dir: Path, claims: str | None, do_plot: bool = True,
+           title: str = "Ranges over seeds") -> dict[str, Path]:
+    """Write ranges.md / ranges.csv (and ranges.png) to ``out_dir``; print the Markdown."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    parts = []
+    # A tuning sweep compares the defaults with the best parameters; trials are not the result.
+    final = rows[rows["stage"].isin(["default", "best"])] if "stage" in rows else rows
+    groups = [(title, rows)] if final.empty else [
+        (f"{title}: defaults vs tuned ({s})", final[final["stage"] == s])
+        for s in ("default", "best") if (final["stage"] == s).any()
+    ]
+    summaries = []
+    for heading, g in groups:
+        g = g.copy()
+        if not final.empty:
+            g["label"] = g["stage"] + ": " + g["label"]
+        summary = ranges.summarize(g, ranges.load_claims(claims))
+        summaries.append(summary)
+        parts.append(f"## {heading}\n\n{ranges.to_markdown(summary)}")
+    md = "\n".join(parts)
+    files["ranges.md"] = out_dir / "ranges.md"
+    files["ranges.md"].write_text(md)
+    files["ranges.csv"] = out_dir / "ranges.csv"
+    pd.concat(summaries).to_csv(files["ranges.csv"], index=False)
+    if do_plot and not rows.empty:
+        src = final if not final.empty else rows
+        if not final.empty:
+            src = src.assign(label=src["stage"] + ": " + src["label"])
+        files["ranges.png"] = ranges.plot(src, out_dir / "ranges.png")
+    print("\n" + md, flush=True)
+    return files
+
+
+def finish(tracker: tracking.Tracker, sweep_id: str | None, sweep_dir: Path, claims: str | None,
+           do_plot: bool = True) -> list[dict]:
+    """Build the sweep's table from MLflow, log it on the sweep run, close the run.
+
+    Returns the recorded job failures (the caller decides how to exit).
+    """
+    failed = failures(sweep_dir)
+    if not (tracker.enabled and sweep_id):
+        return failed
+    rows = seed_rows(sweep_id, [tracker.experiment_id])
+    if rows.empty:
+        log.warning("no finished seed runs in sweep %s: no table", sweep_id)
+    else:
+        files = report(rows, sweep_dir, claims, do_plot)
+        for path in files.values():
+            tracker.client.log_artifact(sweep_id, str(path))
+        log.info("ranges table: %s (and on MLflow run %s)", files["ranges.md"], sweep_id)
+    opt = sweep_dir / "optimization_results.yaml"
+    if opt.exists():
+        import yaml
+
+        tracker.client.log_artifact(sweep_id, str(opt))
+        best = (yaml.safe_load(opt.read_text()) or {}).get("best_params") or {}
+        tracker.log_params(sweep_id, {f"best.{k}": v for k, v in best.items()})
+    if failed:
+        tracker.set_tags(sweep_id, {"failed_jobs": json.dumps([f["label"] for f in failed])})
+    tracker.end_run(sweep_id, "FAILED" if failed else "FINISHED")
+    return failed

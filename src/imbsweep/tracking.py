@@ -1,0 +1,272 @@
+"""MLflow: where runs go, the sweep -> job -> seed run hierarchy, and what each run records.
+
+Sweep and job runs are managed with ``MlflowClient`` (they may span processes); a seed run is the
+one fluent run at a time, so ``log_model`` has an active run to attach the model to.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import subprocess
+import tempfile
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Tag keys users filter on in the MLflow UI and in `search_runs` (documented in the README).
+TAG_LEVEL = "run_level"  # sweep | job | seed
+TAG_SWEEP = "sweep_id"
+TAG_METHOD = "method"
+TAG_DATASET = "dataset"
+TAG_SEED = "seed"
+TAG_STAGE = "stage"
+TAG_COMMIT = "git_commit"
+TAG_LABEL = "label"
+
+
+def default_tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else a sqlite file at the project root (absolute)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+
+
+def setup(uri: str | None, experiment: str) -> str:
+    """Point MLflow at the store and experiment; returns the experiment id.
+
+    With the default sqlite store, artifacts go beside it (absolute path), not to ``./mlruns``
+    of whatever directory the user happens to be in.
+    """
+    import mlflow
+
+    uri = uri or default_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is not None:
+        return exp.experiment_id
+    location = None
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///") :])
+        location = (db.parent / "mlartifacts" / experiment).as_uri()
+    try:
+        return mlflow.create_experiment(experiment, artifact_location=location)
+    except Exception:  # another process created it first
+        exp = mlflow.get_experiment_by_name(experiment)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+@functools.cache
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+            timeout=5, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+            capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+        return out + ("-dirty" if dirty else "")
+    except Exception:
+        return "unknown"
+
+
+@functools.cache
+def pip_requirements(flavor: str) -> list[str]:
+    """Pinned requirements for logged models; MLflow's own inference costs ~5 s per model."""
+    pkgs = ["mlflow", "numpy", "pandas", "scikit-learn", "imbalanced-learn", "cloudpickle"]
+    if flavor == "keras":
+        pkgs += ["keras", "tensorflow-cpu"]
+    return [f"{p}=={version(p)}" for p in pkgs]
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = json.dumps(v) if isinstance(v, list | tuple) else v
+    return out
+
+
+def _str_params(params: dict[str, Any]) -> dict[str, str]:
+    # MLflow caps a param value at 6000 characters.
+    return {k: str(v)[:6000] for k, v in params.items()}
+
+
+class Tracker:
+    """Creates and fills runs; ``enabled=False`` makes every call a no-op (for benchmarks)."""
+
+    def __init__(self, enabled: bool = True, uri: str | None = None,
+                 experiment: str = "imbsweep", log_models: bool = True):
+        self.enabled = enabled
+        self.log_models = log_models and enabled
+        self.experiment_id: str | None = None
+        if enabled:
+            self.experiment_id = setup(uri, experiment)
+            from mlflow import MlflowClient
+
+            self.client = MlflowClient()
+
+    # ------------------------------------------------------------ sweep and job runs (client)
+
+    def create_run(self, name: str, tags: dict[str, str], parent_id: str | None = None) -> str | None:
+        if not self.enabled:
+            return None
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+        tags = {**tags, MLFLOW_RUN_NAME: name, TAG_COMMIT: git_commit()}
+        if parent_id:
+            tags[MLFLOW_PARENT_RUN_ID] = parent_id
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=name)
+        return run.info.run_id
+
+    def log_params(self, run_id: str | None, params: dict[str, Any]) -> None:
+        if self.enabled and run_id:
+            from mlflow.entities import Param
+
+            self.client.log_batch(run_id, params=[Param(k, v) for k, v in _str_params(params).items()])
+
+    def log_metrics(self, run_id: str | None, metrics: dict[str, float]) -> None:
+        if self.enabled and run_id:
+            import time
+
+            from mlflow.entities import Metric
+
+            ts = int(time.time() * 1000)
+            ms = [Metric(k, float(v), ts, 0) for k, v in metrics.items() if np.isfinite(v)]
+            self.client.log_batch(run_id, metrics=ms)
+
+    def log_files(self, run_id: str | None, files: dict[str, str | bytes], subdir: str | None = None):
+        """Write small text/bytes artifacts to a temp dir and upload them in one call."""
+        if not (self.enabled and run_id):
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, content in files.items():
+                p = Path(tmp) / name
+                p.write_bytes(content if isinstance(content, bytes) else content.encode())
+            self.client.log_artifacts(run_id, tmp, subdir)
+
+    def set_tags(self, run_id: str | None, tags: dict[str, str]) -> None:
+        if self.enabled and run_id:
+            for k, v in tags.items():
+                self.client.set_tag(run_id, k, str(v))
+
+    def end_run(self, run_id: str | None, status: str = "FINISHED") -> None:
+        if self.enabled and run_id:
+            self.client.set_terminated(run_id, status)
+
+    def fail_run(self, run_id: str | None, exc: BaseException) -> None:
+        """Record the error on the run and mark it FAILED."""
+        if not (self.enabled and run_id):
+            return
+        text = "".join(traceback.format_exception(exc))
+        self.set_tags(run_id, {"error": f"{type(exc).__name__}: {exc}"[:5000]})
+        self.log_files(run_id, {"error.txt": text})
+        self.end_run(run_id, "FAILED")
+
+    # ------------------------------------------------------------ seed runs (fluent)
+
+    @contextmanager
+    def seed_run(self, name: str, tags: dict[str, str], parent_id: str | None) -> Iterator[str | None]:
+        """A fluent run under ``parent_id``; FAILED with the error recorded if the body raises."""
+        if not self.enabled:
+            yield None
+            return
+        import mlflow
+
+        tags = {**tags, TAG_COMMIT: git_commit()}
+        run = mlflow.start_run(
+            run_name=name, parent_run_id=parent_id, tags=tags, experiment_id=self.experiment_id
+        )
+        run_id = run.info.run_id
+        try:
+            yield run_id
+        except BaseException as exc:
+            mlflow.end_run("FAILED")
+            self.fail_run(run_id, exc)
+            raise
+        else:
+            mlflow.end_run("FINISHED")
+
+    def log_model(self, fitted: Any, X_example: Any) -> None:
+        """Log the fitted model with a signature and pinned requirements to the active run.
+
+        A Keras net is logged with ``mlflow.keras`` (it takes the encoded features); scikit-learn
+        models are logged with their preprocessing as one pipeline, so they take raw rows.
+        """
+        if not self.log_models:
+            return
+        from mlflow.models import infer_signature
+
+        from imbsweep.keras_model import KerasMLP
+
+        model, pre = fitted.model, fitted.preprocessor
+        if isinstance(model, KerasMLP):
+            import mlflow.keras
+
+            Xe = fitted.transform(X_example)
+            sig = infer_signature(Xe, np.asarray(model.model_.predict_on_batch(Xe)))
+            mlflow.keras.log_model(
+                model.model_, name="model", signature=sig, pip_requirements=pip_requirements("keras")
+            )
+            if pre is not None:
+                self._log_preprocessor(pre)
+            return
+        import mlflow.sklearn
+
+        est, Xe = model, fitted.transform(X_example)
+        if pre is not None:
+            from sklearn.pipeline import make_pipeline
+
+            est, Xe = make_pipeline(pre, model), X_example
+        sig = infer_signature(Xe, est.predict_proba(Xe))
+        mlflow.sklearn.log_model(
+            est,
+            name="model",
+            signature=sig,
+            pip_requirements=pip_requirements("sklearn"),
+            skops_trusted_types=skops_trusted_types(est),
+        )
+
+    def _log_preprocessor(self, pre: Any) -> None:
+        import mlflow.sklearn
+
+        mlflow.sklearn.log_model(
+            pre, name="preprocessor", pip_requirements=pip_requirements("sklearn"),
+            skops_trusted_types=skops_trusted_types(pre),
+        )
+
+
+_TRUSTED: dict[tuple[type, ...], list[str]] = {}
+
+
+def skops_trusted_types(est: Any) -> list[str]:
+    """The types skops refuses by default but that our own fitted objects contain.
+
+    Found by one trial dump per kind of estimator (cached), not hard-coded, so a new model
+    or sampler needs no list to maintain.
+    """
+    import skops.io as sio
+
+    key = (type(est), *(type(s) for s in getattr(est, "named_steps", {}).values()))
+    if key not in _TRUSTED:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "m.skops"
+            sio.dump(est, path)
+            _TRUSTED[key] = sio.get_untrusted_types(file=path)
+    return _TRUSTED[key]
