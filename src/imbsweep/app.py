@@ -53,7 +53,9 @@ def train(cfg: DictConfig) -> float:
 
 
 # Absolute: a relative path inside a package would be read as a package resource.
-@hydra.main(version_base="1.3", config_path=str(tracking.PROJECT_ROOT / "conf"), config_name="config")
+@hydra.main(
+    version_base="1.3", config_path=str(tracking.PROJECT_ROOT / "conf"), config_name="config"
+)
 def _hydra_main(cfg: DictConfig) -> float:
     return train(cfg)
 

@@ -34,11 +34,17 @@ class SweepCallback(Callback):
             failed = sweep.failures(sweep_dir)
         else:
             tracker = tracking.Tracker(**tcfg)
-            failed = sweep.finish(tracker, run_file.read_text().strip(), sweep_dir,
-                                  config.report.claims, config.report.plot)
+            failed = sweep.finish(
+                tracker,
+                run_file.read_text().strip(),
+                sweep_dir,
+                config.report.claims,
+                config.report.plot,
+            )
         if failed:
-            lines = "\n".join(f"  - {f['label']} ({' '.join(f['overrides'])}): {f['error']}"
-                              for f in failed)
+            lines = "\n".join(
+                f"  - {f['label']} ({' '.join(f['overrides'])}): {f['error']}" for f in failed
+            )
             raise SweepFailed(
                 f"{len(failed)} job(s) of the sweep failed; the table above covers the jobs that "
                 f"finished. Failed jobs (details in each run's error.txt in MLflow):\n{lines}"

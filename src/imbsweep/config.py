@@ -69,6 +69,9 @@ class TrackingConf:
     uri: Optional[str] = None  # noqa: UP045 (OmegaConf 2.3 needs Optional) None: $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
     experiment: str = "imbsweep"
     log_models: bool = True
+    # cloudpickle: ~10x faster to log than skops (0.07 s vs 0.6 s for the forest); skops is the
+    # safe choice for models shared with people who should not trust each other's pickles.
+    sklearn_format: str = "cloudpickle"
 
 
 @dataclass
@@ -100,19 +103,25 @@ STRATEGY_WORDS = ("auto", "all", "majority", "minority", "not minority", "not ma
 def resolve_seeds(seeds: Any) -> list[int]:
     """``seeds`` is a count N (seeds 0..N-1) or an explicit list of non-negative ints."""
     if isinstance(seeds, bool):
-        raise ConfigError("seeds", seeds, "a count >= 1 or a list of seeds, e.g. seeds=10 or seeds=[0,7]")
+        raise ConfigError(
+            "seeds", seeds, "a count >= 1 or a list of seeds, e.g. seeds=10 or seeds=[0,7]"
+        )
     if isinstance(seeds, int):
         if seeds < 1:
             raise ConfigError("seeds", seeds, "a count >= 1 or a list of seeds, e.g. seeds=10")
         return list(range(seeds))
-    if isinstance(seeds, list | tuple) and seeds and all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
+    if (
+        isinstance(seeds, list | tuple)
+        and seeds
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
     ):
         if len(set(seeds)) != len(seeds):
             raise ConfigError("seeds", list(seeds), "a list without repeats")
         return [int(s) for s in seeds]
     raise ConfigError(
-        "seeds", seeds, "a count >= 1 or a non-empty list of ints >= 0, e.g. seeds=10 or seeds=[0,7]"
+        "seeds",
+        seeds,
+        "a count >= 1 or a non-empty list of ints >= 0, e.g. seeds=10 or seeds=[0,7]",
     )
 
 
@@ -126,8 +135,16 @@ def check_method_values(m: dict) -> None:
     from imbsweep.methods import check_method
 
     check_method(m)
-    for key in ("k_neighbors", "epochs", "batch_size", "hidden_units", "n_estimators",
-                "n_neighbors", "max_iter", "steps_per_execution"):
+    for key in (
+        "k_neighbors",
+        "epochs",
+        "batch_size",
+        "hidden_units",
+        "n_estimators",
+        "n_neighbors",
+        "max_iter",
+        "steps_per_execution",
+    ):
         _int_at_least(m, key, 1)
     if m.get("near_miss_version") not in (1, 2, 3):
         raise ConfigError("method.near_miss_version", m.get("near_miss_version"), "1, 2 or 3")
@@ -138,7 +155,9 @@ def check_method_values(m: dict) -> None:
     if not isinstance(lr, int | float) or lr <= 0:
         raise ConfigError("method.learning_rate", lr, "a number > 0")
     if m.get("class_weight") not in CLASS_WEIGHTS:
-        raise ConfigError("method.class_weight", m.get("class_weight"), f"one of {list(CLASS_WEIGHTS)}")
+        raise ConfigError(
+            "method.class_weight", m.get("class_weight"), f"one of {list(CLASS_WEIGHTS)}"
+        )
     if m.get("loss") not in LOSSES:
         raise ConfigError("method.loss", m.get("loss"), f"one of {list(LOSSES)}")
     s = m.get("sampling_strategy")
@@ -147,7 +166,8 @@ def check_method_values(m: dict) -> None:
     )
     if not ok:
         raise ConfigError(
-            "method.sampling_strategy", s,
+            "method.sampling_strategy",
+            s,
             f"a minority/majority ratio in (0, 1] or one of {list(STRATEGY_WORDS)}",
         )
     t = m.get("threshold")
@@ -166,7 +186,9 @@ def check_config(cfg: dict) -> None:
         raise ConfigError("split.validation_size", sp["validation_size"], "a fraction in [0, 1)")
     if cfg["method"].get("threshold") == "tuned" and float(sp["validation_size"]) <= 0:
         raise ConfigError(
-            "split.validation_size", sp["validation_size"], "a fraction > 0 with method.threshold=tuned",
+            "split.validation_size",
+            sp["validation_size"],
+            "a fraction > 0 with method.threshold=tuned",
             "the threshold is tuned on validation rows, never on the test set",
         )
     obj = cfg["objective"]
@@ -178,10 +200,15 @@ def check_config(cfg: dict) -> None:
         raise ConfigError("objective.statistic", obj["statistic"], f"one of {list(STATISTICS)}")
     if cfg.get("stage") == "trial" and float(sp["validation_size"]) <= 0:
         raise ConfigError(
-            "split.validation_size", sp["validation_size"], "a fraction > 0 when tuning",
+            "split.validation_size",
+            sp["validation_size"],
+            "a fraction > 0 when tuning",
             "tuning trials are scored on a validation split carved from the training rows, "
             "never on the test set",
         )
+    fmt = cfg.get("tracking", {}).get("sklearn_format", "cloudpickle")
+    if fmt not in ("cloudpickle", "skops"):
+        raise ConfigError("tracking.sklearn_format", fmt, "'cloudpickle' or 'skops'")
     from imbsweep.data import LOADERS
 
     kind = cfg["dataset"].get("kind")
@@ -202,7 +229,9 @@ def method_label(m: dict) -> str:
         keys += ["n_estimators"]
     for k in keys:
         v = m.get(k)
-        parts.append(f"{_SHORT.get(k, k)}={v:g}" if isinstance(v, float) else f"{_SHORT.get(k, k)}={v}")
+        parts.append(
+            f"{_SHORT.get(k, k)}={v:g}" if isinstance(v, float) else f"{_SHORT.get(k, k)}={v}"
+        )
     if m.get("threshold") not in (0.5, None):
         parts.append(f"thr={m['threshold']}")
     return " ".join(parts)

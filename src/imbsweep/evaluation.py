@@ -43,9 +43,7 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[
 
 def report_dict(y_true, y_pred) -> dict:
     # zero_division=0: the naive baseline predicts no positives; its precision is 0, not a warning.
-    return classification_report(
-        y_true, y_pred, labels=[0, 1], output_dict=True, zero_division=0
-    )
+    return classification_report(y_true, y_pred, labels=[0, 1], output_dict=True, zero_division=0)
 
 
 def report_text(y_true, y_pred) -> str:

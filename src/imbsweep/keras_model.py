@@ -80,5 +80,6 @@ class KerasMLP:
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        p = np.asarray(self.model_.predict_on_batch(np.asarray(X, dtype=np.float32))).reshape(-1)
+        # A direct call, not `predict`: no tf.function retracing per new model or input size.
+        p = np.asarray(self.model_(np.asarray(X, dtype=np.float32), training=False)).reshape(-1)
         return np.column_stack([1.0 - p, p])

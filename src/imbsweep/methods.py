@@ -64,8 +64,14 @@ def _effective_k(cfg: dict, n_min: int, key: str = "k_neighbors") -> int:
     if n_min < 2:
         raise SkipMethod(f"{n_min} minority row(s) in training: at least 2 needed to interpolate")
     if k >= n_min:
-        log.warning("%s=%d needs %d minority rows, training has %d: using %d", key, k, k + 1,
-                    n_min, n_min - 1)
+        log.warning(
+            "%s=%d needs %d minority rows, training has %d: using %d",
+            key,
+            k,
+            k + 1,
+            n_min,
+            n_min - 1,
+        )
         return n_min - 1
     return k
 
@@ -110,8 +116,11 @@ def _majority(cfg, seed, y_train):
     return DummyClassifier(strategy="most_frequent")
 
 
-@_model("brf", ("n_estimators", "sampling_strategy", "replacement", "bootstrap"),
-        resamples_internally=True)
+@_model(
+    "brf",
+    ("n_estimators", "sampling_strategy", "replacement", "bootstrap"),
+    resamples_internally=True,
+)
 def _brf(cfg, seed, y_train):
     from imblearn.ensemble import BalancedRandomForestClassifier
 
@@ -125,8 +134,18 @@ def _brf(cfg, seed, y_train):
     )
 
 
-@_model("mlp", ("hidden_units", "epochs", "batch_size", "learning_rate", "class_weight",
-                "weight_scale", "steps_per_execution"))
+@_model(
+    "mlp",
+    (
+        "hidden_units",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "class_weight",
+        "weight_scale",
+        "steps_per_execution",
+    ),
+)
 def _mlp(cfg, seed, y_train):
     from imbsweep.keras_model import KerasMLP
 

@@ -60,18 +60,20 @@ def summarize(rows: pd.DataFrame, claims: dict | None = None) -> pd.DataFrame:
             v = g[metric].astype(float).to_numpy()
             lo, hi = float(v.min()), float(v.max())
             claim = claims.get(ident["method"], {}).get(metric)
-            out.append({
-                **ident,
-                "metric": metric,
-                "n_seeds": len(v),
-                "min": lo,
-                "max": hi,
-                "mean": float(v.mean()),
-                "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                "claim_low": claim[0] if claim else np.nan,
-                "claim_high": claim[1] if claim else np.nan,
-                "vs_claim": verdict(lo, hi, claim),
-            })
+            out.append(
+                {
+                    **ident,
+                    "metric": metric,
+                    "n_seeds": len(v),
+                    "min": lo,
+                    "max": hi,
+                    "mean": float(v.mean()),
+                    "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                    "claim_low": claim[0] if claim else np.nan,
+                    "claim_high": claim[1] if claim else np.nan,
+                    "vs_claim": verdict(lo, hi, claim),
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -120,7 +122,7 @@ def to_markdown(summary: pd.DataFrame) -> str:
             claim_lines.append(_row(ident + [str(n)] + ccells))
     text = "\n".join(lines) + "\n"
     if claim_lines:
-        text += "\nClaimed ranges (the practical's table) and whether the measured range lies inside:\n\n"
+        text += "\nClaimed ranges and whether the measured range lies inside them:\n\n"
         text += "\n".join([_row(head), _row(["---"] * len(head)), *claim_lines]) + "\n"
     return text
 
@@ -138,8 +140,13 @@ def plot(rows: pd.DataFrame, path: Path) -> Path:
 
     metrics = [m for m in ("minority_precision", "minority_recall", "minority_f1") if m in rows]
     labels = list(dict.fromkeys(rows["label"]))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 0.5 * len(labels) + 2),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(metrics),
+        figsize=(4 * len(metrics), 0.5 * len(labels) + 2),
+        sharey=True,
+        squeeze=False,
+    )
     rng = np.random.default_rng(0)
     for ax, m in zip(axes[0], metrics, strict=True):
         for i, lab in enumerate(labels):

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,8 +69,12 @@ def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def run_job(cfg: dict, tracker: tracking.Tracker, sweep_run_id: str | None = None,
-            dataset: Dataset | None = None) -> JobResult:
+def run_job(
+    cfg: dict,
+    tracker: tracking.Tracker,
+    sweep_run_id: str | None = None,
+    dataset: Dataset | None = None,
+) -> JobResult:
     """Evaluate one config over its seeds. ``cfg`` is the resolved config as a plain dict."""
     check_config(cfg)
     seeds = resolve_seeds(cfg["seeds"])
@@ -95,24 +100,37 @@ def run_job(cfg: dict, tracker: tracking.Tracker, sweep_run_id: str | None = Non
         for i, seed in enumerate(seeds):
             name = f"{label} seed={seed}"
             stags = {**tags, tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)}
-            with tracker.seed_run(name, stags, job_id) as run_id:
-                tracker.log_params(run_id, {**params, "seed": seed})
-                try:
-                    m = run_seed(cfg, ds, seed, tracker, run_id)
-                except SkipMethod as exc:
-                    # Not an error of the code: the method cannot apply to this data.
-                    log.warning("%s: skipped (%s)", name, exc)
-                    result.skipped[seed] = str(exc)
-                    tracker.set_tags(run_id, {"skipped": str(exc)})
-                    continue
+            run_id = tracker.start_seed_run(name, stags, job_id)
+            try:
+                m, log_fn = run_seed(cfg, ds, seed, tracker, run_id, {**params, "seed": seed})
+            except SkipMethod as exc:
+                # Not an error of the code: the method cannot apply to this data.
+                log.warning("%s: skipped (%s)", name, exc)
+                result.skipped[seed] = str(exc)
+                tracker.set_tags(run_id, {"skipped": str(exc)})
+                tracker.end_run(run_id)
+                continue
+            except BaseException as exc:
+                tracker.fail_run(run_id, exc)
+                raise
+            tracker.submit(log_fn, run_id)
             result.metrics.append(m)
             elapsed = time.perf_counter() - t_start
             eta = elapsed / (i + 1) * (len(seeds) - i - 1)
             log.info(
                 "[%s] seed %d (%d/%d): F1=%.3f P=%.3f R=%.3f acc=%.3f  %.1fs, eta %.0fs",
-                label, seed, i + 1, len(seeds), m["minority_f1"], m["minority_precision"],
-                m["minority_recall"], m["accuracy"], m["fit_seconds"], eta,
+                label,
+                seed,
+                i + 1,
+                len(seeds),
+                m["minority_f1"],
+                m["minority_precision"],
+                m["minority_recall"],
+                m["accuracy"],
+                m["fit_seconds"],
+                eta,
             )
+        tracker.drain()
         agg = aggregate(result.metrics)
         agg["n_seeds"] = len(result.metrics)
         agg["n_skipped"] = len(result.skipped)
@@ -126,12 +144,26 @@ def run_job(cfg: dict, tracker: tracking.Tracker, sweep_run_id: str | None = Non
     return result
 
 
-def run_seed(cfg: dict, ds: Dataset, seed: int, tracker: tracking.Tracker,
-             run_id: str | None) -> dict[str, float]:
-    """Fit on the training rows of this seed's split, evaluate on its test (and validation) rows."""
+def run_seed(
+    cfg: dict,
+    ds: Dataset,
+    seed: int,
+    tracker: tracking.Tracker,
+    run_id: str | None,
+    params: dict[str, Any],
+) -> tuple[dict[str, float], Callable[[], None]]:
+    """Fit on the training rows of this seed's split, evaluate on its test (and validation) rows.
+
+    Returns the metrics and a function that logs everything about this seed to its run.
+    """
     split = split_dataset(ds, cfg["split"], seed)
-    fitted = fit_method(cfg["method"], ds, split.train, seed,
-                        standardize=bool(cfg["dataset"].get("standardize", False)))
+    fitted = fit_method(
+        cfg["method"],
+        ds,
+        split.train,
+        seed,
+        standardize=bool(cfg["dataset"].get("standardize", False)),
+    )
     X_test, y_test = ds.X.iloc[split.test], ds.y[split.test]
     score = fitted.score(X_test)
     y_pred = (score > fitted.threshold).astype(np.int64)
@@ -147,18 +179,31 @@ def run_seed(cfg: dict, ds: Dataset, seed: int, tracker: tracking.Tracker,
     metrics.update({f"test_class{c}": int((y_test == c).sum()) for c in (0, 1)})
     metrics.update({k: float(v) for k, v in fitted.info.items()})
     metrics["threshold"] = fitted.threshold
-    if tracker.enabled:
+    example = X_test.iloc[:5]
+
+    def log_all() -> None:
+        tracker.log_params(run_id, params)
         tracker.log_metrics(run_id, metrics)
         cm = confusion(y_test, y_pred)
-        tracker.log_files(run_id, {
-            "classification_report.txt": report_text(y_test, y_pred),
-            "classification_report.json": json.dumps(report_dict(y_test, y_pred), indent=2),
-            "confusion_matrix.json": json.dumps(
-                {"labels": [0, 1], "rows": "true", "columns": "predicted",
-                 "matrix": cm.tolist()}, indent=2),
-        })
-        tracker.log_model(fitted, X_test.iloc[:5])
-    return metrics
+        tracker.log_files(
+            run_id,
+            {
+                "classification_report.txt": report_text(y_test, y_pred),
+                "classification_report.json": json.dumps(report_dict(y_test, y_pred), indent=2),
+                "confusion_matrix.json": json.dumps(
+                    {
+                        "labels": [0, 1],
+                        "rows": "true",
+                        "columns": "predicted",
+                        "matrix": cm.tolist(),
+                    },
+                    indent=2,
+                ),
+            },
+        )
+        tracker.log_model(run_id, fitted, example)
+
+    return metrics, log_all
 
 
 __all__ = ["METRICS", "JobResult", "aggregate", "run_job", "run_seed"]

@@ -51,8 +51,9 @@ def start(sweep_dir: Path, tracker: tracking.Tracker | None = None) -> None:
             (sweep_dir / RUN_ID_FILE).write_text(project_run)
 
 
-def sweep_run_id(tracker: tracking.Tracker, sweep_dir: Path, name: str,
-                 tags: dict[str, str] | None = None) -> str | None:
+def sweep_run_id(
+    tracker: tracking.Tracker, sweep_dir: Path, name: str, tags: dict[str, str] | None = None
+) -> str | None:
     """The sweep's run id, creating the run on first use (safe across processes)."""
     if not tracker.enabled:
         return None
@@ -70,10 +71,16 @@ def adopt_run(tracker: tracking.Tracker, run_id: str, name: str, sweep_dir: Path
     """Turn `mlflow run`'s project run into a proper sweep run (name and tags)."""
     from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
-    tracker.set_tags(run_id, {
-        tracking.TAG_LEVEL: "sweep", tracking.TAG_SWEEP: run_id, MLFLOW_RUN_NAME: name,
-        "sweep_dir": str(sweep_dir), tracking.TAG_COMMIT: tracking.git_commit(),
-    })
+    tracker.set_tags(
+        run_id,
+        {
+            tracking.TAG_LEVEL: "sweep",
+            tracking.TAG_SWEEP: run_id,
+            MLFLOW_RUN_NAME: name,
+            "sweep_dir": str(sweep_dir),
+            tracking.TAG_COMMIT: tracking.git_commit(),
+        },
+    )
 
 
 def sweep_name() -> str:
@@ -82,8 +89,12 @@ def sweep_name() -> str:
 
 def record_failure(sweep_dir: Path, label: str, overrides: list[str], exc: BaseException) -> None:
     with locked(sweep_dir), open(sweep_dir / FAILURES_FILE, "a") as fh:
-        fh.write(json.dumps({"label": label, "overrides": overrides,
-                             "error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        fh.write(
+            json.dumps(
+                {"label": label, "overrides": overrides, "error": f"{type(exc).__name__}: {exc}"}
+            )
+            + "\n"
+        )
 
 
 def failures(sweep_dir: Path) -> list[dict]:
@@ -97,42 +108,59 @@ def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.Data
     """Finished, non-skipped seed runs of a sweep as one row each (metrics + identifying tags)."""
     import mlflow
 
-    filt = (f"tags.{tracking.TAG_SWEEP} = '{sweep_id}' and "
-            f"tags.{tracking.TAG_LEVEL} = 'seed' and attributes.status = 'FINISHED'")
+    filt = (
+        f"tags.{tracking.TAG_SWEEP} = '{sweep_id}' and "
+        f"tags.{tracking.TAG_LEVEL} = 'seed' and attributes.status = 'FINISHED'"
+    )
     runs = mlflow.search_runs(
-        experiment_ids=experiment_ids, filter_string=filt, search_all_experiments=not experiment_ids,
-        max_results=50000, order_by=["attributes.start_time ASC"],
+        experiment_ids=experiment_ids,
+        filter_string=filt,
+        search_all_experiments=not experiment_ids,
+        max_results=50000,
+        order_by=["attributes.start_time ASC"],
     )
     if runs.empty:
         return pd.DataFrame()
     if "tags.skipped" in runs:
         runs = runs[runs["tags.skipped"].isna()]
-    out = pd.DataFrame({
-        "run_id": runs["run_id"],
-        "label": runs[f"tags.{tracking.TAG_LABEL}"],
-        "method": runs[f"tags.{tracking.TAG_METHOD}"],
-        "dataset": runs[f"tags.{tracking.TAG_DATASET}"],
-        "stage": runs.get(f"tags.{tracking.TAG_STAGE}", "run"),
-        "seed": runs[f"tags.{tracking.TAG_SEED}"].astype(int),
-    })
+    out = pd.DataFrame(
+        {
+            "run_id": runs["run_id"],
+            "label": runs[f"tags.{tracking.TAG_LABEL}"],
+            "method": runs[f"tags.{tracking.TAG_METHOD}"],
+            "dataset": runs[f"tags.{tracking.TAG_DATASET}"],
+            "stage": runs.get(f"tags.{tracking.TAG_STAGE}", "run"),
+            "seed": runs[f"tags.{tracking.TAG_SEED}"].astype(int),
+        }
+    )
     for col in runs.columns:
         if col.startswith("metrics."):
-            out[col[len("metrics."):]] = runs[col]
+            out[col[len("metrics.") :]] = runs[col]
     return out.reset_index(drop=True)
 
 
-def report(rows: pd.DataFrame, out_dir: Path, claims: str | None, do_plot: bool = True,
-           title: str = "Ranges over seeds") -> dict[str, Path]:
+def report(
+    rows: pd.DataFrame,
+    out_dir: Path,
+    claims: str | None,
+    do_plot: bool = True,
+    title: str = "Ranges over seeds",
+) -> dict[str, Path]:
     """Write ranges.md / ranges.csv (and ranges.png) to ``out_dir``; print the Markdown."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     parts = []
     # A tuning sweep compares the defaults with the best parameters; trials are not the result.
     final = rows[rows["stage"].isin(["default", "best"])] if "stage" in rows else rows
-    groups = [(title, rows)] if final.empty else [
-        (f"{title}: defaults vs tuned ({s})", final[final["stage"] == s])
-        for s in ("default", "best") if (final["stage"] == s).any()
-    ]
+    groups = (
+        [(title, rows)]
+        if final.empty
+        else [
+            (f"{title}: defaults vs tuned ({s})", final[final["stage"] == s])
+            for s in ("default", "best")
+            if (final["stage"] == s).any()
+        ]
+    )
     summaries = []
     for heading, g in groups:
         g = g.copy()
@@ -155,8 +183,13 @@ def report(rows: pd.DataFrame, out_dir: Path, claims: str | None, do_plot: bool 
     return files
 
 
-def finish(tracker: tracking.Tracker, sweep_id: str | None, sweep_dir: Path, claims: str | None,
-           do_plot: bool = True) -> list[dict]:
+def finish(
+    tracker: tracking.Tracker,
+    sweep_id: str | None,
+    sweep_dir: Path,
+    claims: str | None,
+    do_plot: bool = True,
+) -> list[dict]:
     """Build the sweep's table from MLflow, log it on the sweep run, close the run.
 
     Returns the recorded job failures (the caller decides how to exit).

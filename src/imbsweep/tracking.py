@@ -13,8 +13,8 @@ import os
 import subprocess
 import tempfile
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -71,12 +71,19 @@ def setup(uri: str | None, experiment: str) -> str:
 def git_commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-            timeout=5, check=True,
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-            capture_output=True, text=True, timeout=5,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
         return out + ("-dirty" if dirty else "")
     except Exception:
@@ -103,6 +110,15 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+class _PickleNotice(logging.Filter):
+    # MLflow repeats this caution for every model; it is documented once in the README instead.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pickle or cloudpickle format" not in record.getMessage()
+
+
+logging.getLogger("mlflow.sklearn").addFilter(_PickleNotice())
+
+
 def _str_params(params: dict[str, Any]) -> dict[str, str]:
     # MLflow caps a param value at 6000 characters.
     return {k: str(v)[:6000] for k, v in params.items()}
@@ -111,11 +127,20 @@ def _str_params(params: dict[str, Any]) -> dict[str, str]:
 class Tracker:
     """Creates and fills runs; ``enabled=False`` makes every call a no-op (for benchmarks)."""
 
-    def __init__(self, enabled: bool = True, uri: str | None = None,
-                 experiment: str = "imbsweep", log_models: bool = True):
+    def __init__(
+        self,
+        enabled: bool = True,
+        uri: str | None = None,
+        experiment: str = "imbsweep",
+        log_models: bool = True,
+        sklearn_format: str = "cloudpickle",
+    ):
+        self.sklearn_format = sklearn_format
         self.enabled = enabled
         self.log_models = log_models and enabled
         self.experiment_id: str | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
         if enabled:
             self.experiment_id = setup(uri, experiment)
             from mlflow import MlflowClient
@@ -124,7 +149,9 @@ class Tracker:
 
     # ------------------------------------------------------------ sweep and job runs (client)
 
-    def create_run(self, name: str, tags: dict[str, str], parent_id: str | None = None) -> str | None:
+    def create_run(
+        self, name: str, tags: dict[str, str], parent_id: str | None = None
+    ) -> str | None:
         if not self.enabled:
             return None
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
@@ -139,7 +166,9 @@ class Tracker:
         if self.enabled and run_id:
             from mlflow.entities import Param
 
-            self.client.log_batch(run_id, params=[Param(k, v) for k, v in _str_params(params).items()])
+            self.client.log_batch(
+                run_id, params=[Param(k, v) for k, v in _str_params(params).items()]
+            )
 
     def log_metrics(self, run_id: str | None, metrics: dict[str, float]) -> None:
         if self.enabled and run_id:
@@ -151,7 +180,9 @@ class Tracker:
             ms = [Metric(k, float(v), ts, 0) for k, v in metrics.items() if np.isfinite(v)]
             self.client.log_batch(run_id, metrics=ms)
 
-    def log_files(self, run_id: str | None, files: dict[str, str | bytes], subdir: str | None = None):
+    def log_files(
+        self, run_id: str | None, files: dict[str, str | bytes], subdir: str | None = None
+    ):
         """Write small text/bytes artifacts to a temp dir and upload them in one call."""
         if not (self.enabled and run_id):
             return
@@ -179,31 +210,40 @@ class Tracker:
         self.log_files(run_id, {"error.txt": text})
         self.end_run(run_id, "FAILED")
 
-    # ------------------------------------------------------------ seed runs (fluent)
+    # ------------------------------------------------------------ seed runs
 
-    @contextmanager
-    def seed_run(self, name: str, tags: dict[str, str], parent_id: str | None) -> Iterator[str | None]:
-        """A fluent run under ``parent_id``; FAILED with the error recorded if the body raises."""
-        if not self.enabled:
-            yield None
+    def start_seed_run(self, name: str, tags: dict[str, str], parent_id: str | None) -> str | None:
+        return self.create_run(name, tags, parent_id)
+
+    def submit(self, fn: Callable[[], None], run_id: str | None) -> None:
+        """Run ``fn`` (the logging of a finished seed) on the writer thread, then close the run.
+
+        Logging overlaps the next seed's fit instead of adding to it; ``drain`` waits for it.
+        """
+        if not (self.enabled and run_id):
             return
-        import mlflow
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-writer")
 
-        tags = {**tags, TAG_COMMIT: git_commit()}
-        run = mlflow.start_run(
-            run_name=name, parent_run_id=parent_id, tags=tags, experiment_id=self.experiment_id
-        )
-        run_id = run.info.run_id
-        try:
-            yield run_id
-        except BaseException as exc:
-            mlflow.end_run("FAILED")
-            self.fail_run(run_id, exc)
-            raise
-        else:
-            mlflow.end_run("FINISHED")
+        def task() -> None:
+            try:
+                fn()
+            except BaseException as exc:
+                self.fail_run(run_id, exc)
+                raise
+            self.end_run(run_id)
 
-    def log_model(self, fitted: Any, X_example: Any) -> None:
+        self._pending.append(self._writer.submit(task))
+
+    def drain(self) -> None:
+        """Wait for all submitted logging; re-raise the first failure."""
+        pending, self._pending = self._pending, []
+        errors = [f.exception() for f in pending]
+        errors = [e for e in errors if e is not None]
+        if errors:
+            raise errors[0]
+
+    def log_model(self, run_id: str, fitted: Any, X_example: Any) -> None:
         """Log the fitted model with a signature and pinned requirements to the active run.
 
         A Keras net is logged with ``mlflow.keras`` (it takes the encoded features); scikit-learn
@@ -211,8 +251,14 @@ class Tracker:
         """
         if not self.log_models:
             return
+        import mlflow
         from mlflow.models import infer_signature
 
+        # The fluent run stack is per thread: make this seed's run the active one here.
+        with mlflow.start_run(run_id=run_id, experiment_id=self.experiment_id):
+            self._log_model(fitted, X_example, infer_signature)
+
+    def _log_model(self, fitted: Any, X_example: Any, infer_signature: Callable) -> None:
         from imbsweep.keras_model import KerasMLP
 
         model, pre = fitted.model, fitted.preprocessor
@@ -220,9 +266,12 @@ class Tracker:
             import mlflow.keras
 
             Xe = fitted.transform(X_example)
-            sig = infer_signature(Xe, np.asarray(model.model_.predict_on_batch(Xe)))
+            sig = infer_signature(Xe, model.predict_proba(Xe)[:, 1:])
             mlflow.keras.log_model(
-                model.model_, name="model", signature=sig, pip_requirements=pip_requirements("keras")
+                model.model_,
+                name="model",
+                signature=sig,
+                pip_requirements=pip_requirements("keras"),
             )
             if pre is not None:
                 self._log_preprocessor(pre)
@@ -235,20 +284,24 @@ class Tracker:
 
             est, Xe = make_pipeline(pre, model), X_example
         sig = infer_signature(Xe, est.predict_proba(Xe))
-        mlflow.sklearn.log_model(
-            est,
-            name="model",
-            signature=sig,
-            pip_requirements=pip_requirements("sklearn"),
-            skops_trusted_types=skops_trusted_types(est),
-        )
+        self._log_sklearn(est, "model", sig)
 
     def _log_preprocessor(self, pre: Any) -> None:
+        self._log_sklearn(pre, "preprocessor", None)
+
+    def _log_sklearn(self, est: Any, name: str, sig: Any) -> None:
         import mlflow.sklearn
 
+        kw: dict[str, Any] = {}
+        if self.sklearn_format == "skops":
+            kw["skops_trusted_types"] = skops_trusted_types(est)
         mlflow.sklearn.log_model(
-            pre, name="preprocessor", pip_requirements=pip_requirements("sklearn"),
-            skops_trusted_types=skops_trusted_types(pre),
+            est,
+            name=name,
+            signature=sig,
+            pip_requirements=pip_requirements("sklearn"),
+            serialization_format=self.sklearn_format,
+            **kw,
         )
 
 

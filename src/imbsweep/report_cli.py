@@ -1,0 +1,85 @@
+"""``imbsweep-report``: rebuild a sweep's ranges table from MLflow, for any past sweep."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from imbsweep import sweep, tracking
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="imbsweep-report",
+        description="Rebuild the ranges table of a sweep from its runs in MLflow.",
+    )
+    ap.add_argument("sweep_id", nargs="?", help="the sweep run's id (default: the latest sweep)")
+    ap.add_argument("--experiment", default="imbsweep")
+    ap.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="default: $MLFLOW_TRACKING_URI or the project's sqlite store",
+    )
+    ap.add_argument(
+        "--claims", default="practical", help="claimed ranges to compare ('none' for none)"
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="directory for ranges.md/.csv/.png (default: reports/<sweep id>)",
+    )
+    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--list", action="store_true", help="list recent sweeps and exit")
+    args = ap.parse_args(argv)
+
+    import mlflow
+
+    uri = args.tracking_uri or tracking.default_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    exp = mlflow.get_experiment_by_name(args.experiment)
+    if exp is None:
+        print(
+            f"imbsweep-report: no experiment '{args.experiment}' in {uri}. Run `imbsweep` "
+            "first, or pass --experiment/--tracking-uri.",
+            file=sys.stderr,
+        )
+        return 2
+    sweeps = mlflow.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.{tracking.TAG_LEVEL} = 'sweep'",
+        order_by=["attributes.start_time DESC"],
+        max_results=20 if args.list else 1000,
+    )
+    if args.list:
+        for _, r in sweeps.iterrows():
+            print(f"{r['run_id']}  {r['status']:<9} {r.get('tags.mlflow.runName', '')}")
+        return 0
+    sweep_id = args.sweep_id
+    if sweep_id is None:
+        if sweeps.empty:
+            print(
+                f"imbsweep-report: no sweep runs in experiment '{args.experiment}'.",
+                file=sys.stderr,
+            )
+            return 2
+        sweep_id = sweeps.iloc[0]["run_id"]
+    rows = sweep.seed_rows(sweep_id, [exp.experiment_id])
+    if rows.empty:
+        print(
+            f"imbsweep-report: sweep {sweep_id} has no finished seed runs "
+            "(see `imbsweep-report --list`).",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.out) if args.out else Path("reports") / sweep_id
+    claims = None if args.claims in ("none", "") else args.claims
+    files = sweep.report(
+        rows, out, claims, not args.no_plot, title=f"Ranges over seeds, sweep {sweep_id}"
+    )
+    print(f"written: {', '.join(str(p) for p in files.values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
