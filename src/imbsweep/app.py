@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shlex
+import sys
 from pathlib import Path
 
 import hydra
@@ -60,9 +62,28 @@ def _hydra_main(cfg: DictConfig) -> float:
     return train(cfg)
 
 
+def expand_overrides(argv: list[str]) -> list[str]:
+    """Split ``--overrides "a=1 b=2"`` into separate Hydra overrides.
+
+    `mlflow run` quotes each MLproject parameter as one shell word, so several overrides arrive
+    as one argument; shell-style splitting keeps quoted values (``'x=a b'``) intact.
+    """
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--overrides":
+            out += shlex.split(next(it, ""))
+        elif arg.startswith("--overrides="):
+            out += shlex.split(arg.split("=", 1)[1])
+        else:
+            out.append(arg)
+    return out
+
+
 def main() -> None:
     # TensorFlow's C++ start-up lines are noise for users; real errors still surface.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.argv = [sys.argv[0], *expand_overrides(sys.argv[1:])]
     _hydra_main()
 
 

@@ -51,6 +51,10 @@ def setup(uri: str | None, experiment: str) -> str:
 
     uri = uri or default_tracking_uri()
     mlflow.set_tracking_uri(uri)
+    if os.environ.get("MLFLOW_EXPERIMENT_ID"):
+        # MLflow's own variable wins, as in MLflow's fluent API. `mlflow run` sets it, so the
+        # project run (the sweep run) and its children share one experiment.
+        return os.environ["MLFLOW_EXPERIMENT_ID"]
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is not None:
         return exp.experiment_id
