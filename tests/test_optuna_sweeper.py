@@ -2,10 +2,12 @@
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 import warnings
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -93,6 +95,7 @@ def results(tmp_path: Path, tag: str = "run") -> dict:
 # ----------------------------------------------------------------- end to end
 
 
+@pytest.mark.slow
 def test_small_study_end_to_end_with_default_storage_and_finalize(tmp_path: Path) -> None:
     rec = tmp_path / "rec.jsonl"
     proc = run_app(
@@ -134,6 +137,7 @@ def test_small_study_end_to_end_with_default_storage_and_finalize(tmp_path: Path
     assert len(load(f"sqlite:///{tmp_path / 'optuna.db'}").trials) == 6
 
 
+@pytest.mark.slow
 def test_resume_keeps_completed_trials_and_runs_only_the_rest(tmp_path: Path) -> None:
     common = ("x=interval(-5,5)", "y=range(-4,4)", "hydra.sweeper.finalize.enabled=false")
     run_app(tmp_path, *common, "hydra.sweeper.n_trials=3", tag="first")
@@ -158,6 +162,7 @@ def test_resume_keeps_completed_trials_and_runs_only_the_rest(tmp_path: Path) ->
     assert states(study) == ["COMPLETE"] and study.direction.name == "MAXIMIZE"
 
 
+@pytest.mark.slow
 def test_stale_running_trials_are_failed_on_the_next_run(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -185,6 +190,22 @@ def test_stale_running_trials_are_failed_on_the_next_run(tmp_path: Path) -> None
     assert "failed stale trial 1" in proc.stderr + proc.stdout
 
 
+def driver_has_launched(db: Path) -> bool:
+    """True once a RUNNING trial carries its overrides, i.e. its job is being launched."""
+    # plain read-only sqlite: an Optuna storage here could race the driver's schema set-up
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+            rows = con.execute(
+                "SELECT count(*) FROM trials t JOIN trial_user_attributes a"
+                " ON a.trial_id = t.trial_id WHERE t.state = 'RUNNING' AND a.key = ?",
+                (OVERRIDES_ATTR,),
+            ).fetchone()
+    except sqlite3.Error:  # not created yet
+        return False
+    return rows[0] > 0
+
+
+@pytest.mark.slow
 def test_trials_of_a_killed_driver_are_failed_on_resume(tmp_path: Path) -> None:
     stale = ("hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=1")
     common = (
@@ -201,15 +222,10 @@ def test_trials_of_a_killed_driver_are_failed_on_resume(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if states(load(db_url(tmp_path))) == ["RUNNING"]:
-                    break
-            except KeyError:  # the study does not exist yet
-                pass
+        while not driver_has_launched(tmp_path / "study.db"):
+            if time.monotonic() > deadline or driver.poll() is not None:
+                pytest.fail("the driver never launched its trial")
             time.sleep(0.2)
-        else:
-            pytest.fail("the driver never started its trial")
     finally:
         driver.kill()  # SIGKILL: no cleanup code of the driver runs
         driver.wait(timeout=30)
@@ -221,6 +237,7 @@ def test_trials_of_a_killed_driver_are_failed_on_resume(tmp_path: Path) -> None:
     assert DRIVER_ATTR in study.trials[0].user_attrs
 
 
+@pytest.mark.slow
 def test_failing_objective_is_recorded_and_max_failure_rate_stops(tmp_path: Path) -> None:
     proc = run_app(
         tmp_path,
@@ -241,6 +258,7 @@ def test_failing_objective_is_recorded_and_max_failure_rate_stops(tmp_path: Path
     assert results(tmp_path)["aborted"] is True
 
 
+@pytest.mark.slow
 def test_nan_objective_fails_the_trial_but_tolerated_failures_go_on(tmp_path: Path) -> None:
     run_app(
         tmp_path,
@@ -261,6 +279,7 @@ def test_nan_objective_fails_the_trial_but_tolerated_failures_go_on(tmp_path: Pa
     assert 0 < results(tmp_path)["n_trials"]["failed"] < 6
 
 
+@pytest.mark.slow
 def test_joblib_runs_a_batch_in_parallel_without_lost_trials(tmp_path: Path) -> None:
     rec = tmp_path / "rec.jsonl"
     run_app(
@@ -285,6 +304,7 @@ def test_joblib_runs_a_batch_in_parallel_without_lost_trials(tmp_path: Path) -> 
         assert a["start"] < b["end"] and b["start"] < a["end"]
 
 
+@pytest.mark.slow
 def test_finalize_overrides_and_stage_key_null(tmp_path: Path) -> None:
     rec = tmp_path / "rec.jsonl"
     run_app(

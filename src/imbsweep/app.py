@@ -17,7 +17,6 @@ from omegaconf import DictConfig, OmegaConf
 from imbsweep import sweep, tracking
 from imbsweep.config import check_config, method_label
 from imbsweep.data import load_dataset
-from imbsweep.errors import ConfigError
 from imbsweep.runner import run_job
 
 log = logging.getLogger("imbsweep")
@@ -41,7 +40,8 @@ def train(cfg: DictConfig) -> float:
         sweep_id = sweep.sweep_run_id(tracker, sweep_dir, sweep.sweep_name())
         result = run_job(c, tracker, sweep_id, ds)
     except Exception as exc:
-        if not multirun or isinstance(exc, ConfigError) and c.get("stage") != "trial":
+        if not multirun or c.get("stage") == "trial":
+            # A single run fails loudly; an Optuna trial's sweeper records the error on the trial.
             raise
         # In a sweep one job's failure must not stop the others: record it, report it at the end.
         log.exception("job %s failed", method_label(c["method"]))

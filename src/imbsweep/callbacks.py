@@ -15,10 +15,6 @@ from imbsweep import sweep, tracking
 log = logging.getLogger("imbsweep")
 
 
-class SweepFailed(RuntimeError):
-    """Some jobs of the sweep failed; the table covers the ones that finished."""
-
-
 class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         tcfg = OmegaConf.to_container(config.tracking, resolve=True)
@@ -45,7 +41,9 @@ class SweepCallback(Callback):
             lines = "\n".join(
                 f"  - {f['label']} ({' '.join(f['overrides'])}): {f['error']}" for f in failed
             )
-            raise SweepFailed(
-                f"{len(failed)} job(s) of the sweep failed; the table above covers the jobs that "
-                f"finished. Failed jobs (details in each run's error.txt in MLflow):\n{lines}"
+            log.error(
+                "%d job(s) of the sweep failed; the table above covers the jobs that finished. "
+                "Failed jobs (details in each run's error.txt in MLflow):\n%s", len(failed), lines
             )
+            # Hydra turns a callback's exceptions into warnings; the exit code must say it failed.
+            raise SystemExit(1)

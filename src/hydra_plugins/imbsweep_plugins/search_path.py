@@ -1,4 +1,4 @@
-"""Adds the project root to imbsweep's config search path, so ``sweeps/`` is a config group."""
+"""imbsweep's config search path: ``sweeps/`` as a config group, and the schema registered."""
 
 from __future__ import annotations
 
@@ -16,3 +16,5 @@ class ImbsweepSearchPath(SearchPathPlugin):
         conf = (_ROOT / "conf").as_posix()
         if any(conf in (e.path or "") for e in search_path.get_path()):
             search_path.append("imbsweep-root", f"file://{_ROOT.as_posix()}")
+            # Registers the schema the primary config names first, whoever composes it.
+            import imbsweep.config  # noqa: F401

@@ -1,0 +1,122 @@
+"""Runs, params, metrics, artifacts and models read back from a real sqlite MLflow store."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+from conftest import SMALL, compose_cfg
+from mlflow import MlflowClient
+
+from imbsweep import sweep, tracking
+from imbsweep.data import load_dataset, split_dataset
+from imbsweep.evaluation import METRICS
+from imbsweep.runner import run_job
+
+
+def children(parent_id: str) -> list:
+    return MlflowClient().search_runs(
+        [mlflow.get_experiment_by_name("imbsweep").experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent_id}'",
+        order_by=["attributes.start_time ASC"],
+    )
+
+
+def test_job_logs_runs_params_metrics_artifacts(store, tmp_path):
+    cfg = compose_cfg(["method=brf", "seeds=[3,4]", *SMALL])
+    tracker = tracking.Tracker()
+    sweep_id = sweep.sweep_run_id(tracker, tmp_path, "sweep test")
+    result = run_job(cfg, tracker, sweep_id)
+    client = MlflowClient()
+
+    (job,) = children(sweep_id)
+    assert job.info.run_name == "brf trees=10" and job.info.status == "FINISHED"
+    assert job.data.tags["run_level"] == "job" and job.data.tags["sweep_id"] == sweep_id
+    assert job.data.params["method.n_estimators"] == "10"
+    assert job.data.params["method.replacement"] == "True"
+    assert "method.epochs" not in job.data.params  # only the keys this method reads
+    for m in ("minority_f1", "accuracy"):
+        vals = [r[m] for r in result.metrics]
+        assert job.data.metrics[f"{m}_mean"] == pytest.approx(np.mean(vals))
+        assert job.data.metrics[f"{m}_max"] == pytest.approx(max(vals))
+
+    seeds = children(job.info.run_id)
+    assert [r.info.run_name for r in seeds] == ["brf trees=10 seed=3", "brf trees=10 seed=4"]
+    for run, expected in zip(seeds, result.metrics, strict=True):
+        t, p, m = run.data.tags, run.data.params, run.data.metrics
+        assert (t["method"], t["dataset"], t["run_level"]) == ("brf", "synthetic", "seed")
+        assert t["sweep_id"] == sweep_id and t["git_commit"]
+        assert p["seed"] == t["seed"] and p["dataset.n_samples"] == "1000"
+        for key in (*METRICS, "fit_seconds", "train_class0", "train_class1", "resampled_class1",
+                    "test_class1"):
+            assert m[key] == pytest.approx(expected[key])
+        arts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"classification_report.txt", "classification_report.json",
+                "confusion_matrix.json"} <= arts
+        rep = json.loads(client.download_artifacts(run.info.run_id, "classification_report.json",
+                                                   str(tmp_path)) and
+                         (tmp_path / "classification_report.json").read_text())
+        assert rep["1"]["f1-score"] == pytest.approx(m["minority_f1"])
+
+
+@pytest.mark.parametrize("method", ["brf", "smote_ann"])
+def test_logged_model_reloads_and_predicts_the_same(store, tmp_path, method):
+    cfg = compose_cfg([f"method={method}", "seeds=[0]", *SMALL])
+    tracker = tracking.Tracker()
+    run_job(cfg, tracker)
+    (run,) = mlflow.search_runs(search_all_experiments=True,
+                                filter_string="tags.run_level = 'seed'", output_format="list")
+    exp = mlflow.get_experiment_by_name("imbsweep").experiment_id
+    (model,) = mlflow.search_logged_models([exp], output_format="list")
+    assert model.source_run_id == run.info.run_id
+    ds = load_dataset(cfg["dataset"])
+    X = ds.X.iloc[split_dataset(ds, cfg["split"], 0).test].to_numpy(np.float32)
+    # Retrain the same seed in memory: same seed -> same model, so predictions must agree.
+    from imbsweep.methods import fit_method
+
+    fitted = fit_method(cfg["method"], ds, split_dataset(ds, cfg["split"], 0).train, 0)
+    if method == "brf":
+        loaded = mlflow.sklearn.load_model(model.model_uri)
+        got = loaded.predict_proba(X)[:, 1]
+    else:
+        loaded = mlflow.keras.load_model(model.model_uri)
+        got = np.asarray(loaded(X)).reshape(-1)
+    np.testing.assert_allclose(got, fitted.score(ds.X.iloc[split_dataset(ds, cfg["split"], 0).test]),
+                               rtol=1e-5, atol=1e-6)
+    pyfunc = mlflow.pyfunc.load_model(model.model_uri)
+    assert pyfunc.metadata.signature is not None
+
+
+def test_same_seed_same_metrics(store):
+    cfg = compose_cfg(["method=smote_ann", "seeds=[7]", *SMALL])
+    a = run_job(cfg, tracking.Tracker(enabled=False)).metrics[0]
+    b = run_job(cfg, tracking.Tracker(enabled=False)).metrics[0]
+    drop = {"fit_seconds"}
+    assert {k: v for k, v in a.items() if k not in drop} == {
+        k: v for k, v in b.items() if k not in drop}
+
+
+def test_a_failing_job_marks_its_runs_failed_with_the_error(store, monkeypatch):
+    cfg = compose_cfg(["method=brf", "seeds=2", *SMALL])
+
+    def boom(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("imbsweep.runner.evaluate", boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        run_job(cfg, tracking.Tracker())
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert {r.data.tags["run_level"]: r.info.status for r in runs} == {
+        "job": "FAILED", "seed": "FAILED"}
+    assert all("disk on fire" in r.data.tags["error"] for r in runs)
+
+
+def test_tracking_uri_defaults_to_an_absolute_sqlite_file(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = tracking.default_tracking_uri()
+    assert uri == f"sqlite:///{tracking.PROJECT_ROOT / 'mlflow.db'}"
+    assert uri.startswith("sqlite:////")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking.default_tracking_uri() == "http://127.0.0.1:5000"
