@@ -37,7 +37,10 @@ def train(cfg: DictConfig) -> float:
             tracker = tracking.Tracker(**c["tracking"])
         if not multirun:
             sweep.start(sweep_dir, tracker)
-        sweep_id = sweep.sweep_run_id(tracker, sweep_dir, sweep.sweep_name())
+        study = hc.sweeper.get("study_name") if multirun else None
+        sweep_id = sweep.sweep_run_id(
+            tracker, sweep_dir, sweep.sweep_name(study), {"optuna_study": study} if study else None
+        )
         result = run_job(c, tracker, sweep_id, ds)
     except Exception as exc:
         if not multirun or c.get("stage") == "trial":
@@ -51,7 +54,12 @@ def train(cfg: DictConfig) -> float:
         sweep.finish(tracker, sweep_id, sweep_dir, c["report"]["claims"], c["report"]["plot"])
     obj = c["objective"]
     split = "validation" if c["split"]["validation_size"] > 0 else "test"
-    return result.objective(obj["metric"], obj["statistic"], split)
+    value = result.objective(obj["metric"], obj["statistic"], split)
+    # What the sweeper optimises, on the job run: trial runs show their objective in the UI.
+    tracker.log_metrics(result.run_id, {"objective": value})
+    if c.get("stage") == "trial":
+        tracker.set_tags(result.run_id, {"optuna_trial": hc.job.num})
+    return value
 
 
 # Absolute: a relative path inside a package would be read as a package resource.

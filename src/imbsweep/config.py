@@ -7,10 +7,11 @@ lists it first in its defaults so every YAML file merges into typed nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from imbsweep.errors import ConfigError
 
@@ -29,6 +30,8 @@ class MethodConf:
     sampling_strategy: Any = "auto"
     n_neighbors: int = 3
     near_miss_version: int = 1
+    m_neighbors: int = 10  # borderline_smote: neighbours that decide "danger" rows
+    borderline_kind: int = 1  # borderline_smote: 1 or 2
     # Keras net
     hidden_units: int = 16
     epochs: int = 5
@@ -93,6 +96,10 @@ class Config:
 
 
 ConfigStore.instance().store(name="imbsweep_schema", node=Config)
+# `${project_root:}` in configs: absolute, so stores don't follow the working directory.
+OmegaConf.register_new_resolver(
+    "project_root", lambda: str(Path(__file__).resolve().parents[2]), replace=True
+)
 
 STATISTICS = ("mean", "mean_minus_std")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -216,17 +223,34 @@ def check_config(cfg: dict) -> None:
         raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
 
 
-_SHORT = {"k_neighbors": "k", "weight_scale": "w", "n_estimators": "trees"}
+_SHORT = {
+    "k_neighbors": "k",
+    "weight_scale": "w",
+    "n_estimators": "trees",
+    "near_miss_version": "v",
+    "focal_gamma": "gamma",
+    "focal_alpha": "alpha",
+}
 
 
 def method_label(m: dict) -> str:
     """E.g. ``smote_ann k=5``, ``weighted_ann w=1``, ``brf trees=100``."""
+    from imbsweep.methods import pairing_note
+
     parts = [m["name"]]
-    keys = ["k_neighbors"] if "smote" in str(m.get("sampler")) else []
-    if m.get("model") == "mlp" and m.get("class_weight") == "balanced":
+    note = pairing_note(m)  # e.g. "adasyn+logreg" when overridden away from the preset's pair
+    if note:
+        parts.append(note)
+    smote_like = "smote" in str(m.get("sampler")) or m.get("sampler") == "adasyn"
+    keys = ["k_neighbors"] if smote_like else []
+    if m.get("sampler") == "near_miss":
+        keys += ["near_miss_version"]
+    if m.get("class_weight") == "balanced":
         keys += ["weight_scale"]
-    if m.get("model") == "brf":
+    if m.get("model") in ("brf", "random_forest", "easy_ensemble", "hist_gb"):
         keys += ["n_estimators"]
+    if m.get("model") == "mlp" and m.get("loss") == "focal":
+        keys += ["focal_gamma", "focal_alpha"]
     for k in keys:
         v = m.get(k)
         parts.append(

@@ -157,6 +157,7 @@ def plot(rows: pd.DataFrame, path: Path) -> Path:
         ax.set_xlim(-0.02, 1.02)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(range(len(labels)), labels)
+    axes[0][0].invert_yaxis()  # first method on top, as in the table
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -83,8 +83,9 @@ def adopt_run(tracker: tracking.Tracker, run_id: str, name: str, sweep_dir: Path
     )
 
 
-def sweep_name() -> str:
-    return "sweep " + time.strftime("%Y-%m-%d %H:%M:%S")
+def sweep_name(study: str | None = None) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    return f"study {study} {stamp}" if study else f"sweep {stamp}"
 
 
 def record_failure(sweep_dir: Path, label: str, overrides: list[str], exc: BaseException) -> None:
@@ -146,39 +147,25 @@ def report(
     do_plot: bool = True,
     title: str = "Ranges over seeds",
 ) -> dict[str, Path]:
-    """Write ranges.md / ranges.csv (and ranges.png) to ``out_dir``; print the Markdown."""
+    """Write ranges.md / ranges.csv (and ranges.png) to ``out_dir``; print the Markdown.
+
+    In a tuning sweep the result is the defaults next to the best parameters (same seeds, same
+    splits); trials are how it got there, not the result, so they are left out of the table.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
-    parts = []
-    # A tuning sweep compares the defaults with the best parameters; trials are not the result.
-    final = rows[rows["stage"].isin(["default", "best"])] if "stage" in rows else rows
-    groups = (
-        [(title, rows)]
-        if final.empty
-        else [
-            (f"{title}: defaults vs tuned ({s})", final[final["stage"] == s])
-            for s in ("default", "best")
-            if (final["stage"] == s).any()
-        ]
-    )
-    summaries = []
-    for heading, g in groups:
-        g = g.copy()
-        if not final.empty:
-            g["label"] = g["stage"] + ": " + g["label"]
-        summary = ranges.summarize(g, ranges.load_claims(claims))
-        summaries.append(summary)
-        parts.append(f"## {heading}\n\n{ranges.to_markdown(summary)}")
-    md = "\n".join(parts)
-    files["ranges.md"] = out_dir / "ranges.md"
+    final = rows[rows["stage"].isin(["default", "best"])]
+    if not final.empty:
+        title += ": defaults vs tuned"
+        order = {"default": 0, "best": 1}
+        rows = final.assign(label=final["stage"] + ": " + final["label"])
+        rows = rows.sort_values("stage", key=lambda s: s.map(order), kind="stable")
+    summary = ranges.summarize(rows, ranges.load_claims(claims))
+    md = f"## {title}\n\n{ranges.to_markdown(summary)}"
+    files = {"ranges.md": out_dir / "ranges.md", "ranges.csv": out_dir / "ranges.csv"}
     files["ranges.md"].write_text(md)
-    files["ranges.csv"] = out_dir / "ranges.csv"
-    pd.concat(summaries).to_csv(files["ranges.csv"], index=False)
+    summary.to_csv(files["ranges.csv"], index=False)
     if do_plot and not rows.empty:
-        src = final if not final.empty else rows
-        if not final.empty:
-            src = src.assign(label=src["stage"] + ": " + src["label"])
-        files["ranges.png"] = ranges.plot(src, out_dir / "ranges.png")
+        files["ranges.png"] = ranges.plot(rows, out_dir / "ranges.png")
     print("\n" + md, flush=True)
     return files
 

@@ -6,39 +6,18 @@ bad point in a sweep fails the whole sweep at start and nothing is written to ML
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
+
+from hydra_plugins.imbsweep_plugins.checks import check_jobs
 
 
 @dataclass
-class ImbsweepBasicSweeperConf:
-    _target_: str = "hydra_plugins.imbsweep_plugins.basic_sweeper.ImbsweepBasicSweeper"
-    # Optional[...] not `X | None`: OmegaConf 2.3 reads these annotations.
-    max_batch_size: Optional[int] = None  # noqa: UP045
-    params: Optional[dict[str, str]] = field(default=None)  # noqa: UP045
-
-
-ConfigStore.instance().store(
-    group="hydra/sweeper", name="imbsweep_basic", node=ImbsweepBasicSweeperConf, provider="imbsweep"
-)
-
-
 class ImbsweepBasicSweeper(BasicSweeper):
-    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        from imbsweep.config import check_config
-
-        assert self.hydra_context is not None and self.config is not None
-        for overrides in batch:
-            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-            job_cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-            try:
-                check_config(OmegaConf.to_container(job_cfg, resolve=True))
-            except ValueError as exc:
-                raise ValueError(f"{exc}\n  in sweep job: {' '.join(overrides)}") from None
-
-    def __init__(self, max_batch_size: int | None, params: dict[str, Any] | None = None):
+    def __init__(self, max_batch_size: Optional[int], params: Optional[dict[str, Any]] = None):  # noqa: UP045
         super().__init__(max_batch_size=max_batch_size, params=params)
+
+    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        check_jobs(self, batch)

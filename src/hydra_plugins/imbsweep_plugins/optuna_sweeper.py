@@ -52,6 +52,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from hydra_plugins.imbsweep_plugins.checks import check_jobs
+
 if TYPE_CHECKING:  # pragma: no cover - typing only, optuna is imported lazily
     import optuna
     from optuna.distributions import BaseDistribution
@@ -559,6 +561,10 @@ class OptunaSweeper(Sweeper):
         if self.finalize_enabled is None:
             return bool(self.finalize_overrides)
         return bool(self.finalize_enabled)
+
+    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        # Composition plus imbsweep's value checks (validation split when tuning, ...).
+        check_jobs(self, batch)
 
     def _check_composes(self, space: SearchSpace, parser: OverridesParser) -> None:
         """Compose trial configs before the study exists, to catch typos and bad values.
