@@ -84,6 +84,12 @@ class ReportConf:
 
 
 @dataclass
+class TuningConf:
+    # Seeds of the final defaults-vs-best table of a tuning sweep (trials use `seeds`).
+    final_seeds: Any = 10
+
+
+@dataclass
 class Config:
     dataset: Any = MISSING
     method: MethodConf = field(default_factory=MethodConf)
@@ -93,6 +99,7 @@ class Config:
     objective: ObjectiveConf = field(default_factory=ObjectiveConf)
     tracking: TrackingConf = field(default_factory=TrackingConf)
     report: ReportConf = field(default_factory=ReportConf)
+    tuning: TuningConf = field(default_factory=TuningConf)
 
 
 ConfigStore.instance().store(name="imbsweep_schema", node=Config)
@@ -185,6 +192,10 @@ def check_method_values(m: dict) -> None:
 def check_config(cfg: dict) -> None:
     """Every value check, in one place, before any expensive work or any MLflow write."""
     resolve_seeds(cfg.get("seeds"))
+    try:
+        resolve_seeds(cfg.get("tuning", {}).get("final_seeds", 10))
+    except ConfigError as exc:
+        raise ConfigError("tuning.final_seeds", exc.value, exc.allowed) from None
     check_method_values(cfg["method"])
     sp = cfg["split"]
     if not 0 < float(sp["test_size"]) < 1:

@@ -6,15 +6,28 @@ bad point in a sweep fails the whole sweep at start and nothing is written to ML
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
 
 from hydra_plugins.imbsweep_plugins.checks import check_jobs
 
 
 @dataclass
+class ImbsweepBasicSweeperConf:
+    _target_: str = "hydra_plugins.imbsweep_plugins.basic_sweeper.ImbsweepBasicSweeper"
+    # Optional[...], not `X | None`: no `from __future__` in plugin modules (Hydra's scanner).
+    max_batch_size: Optional[int] = None  # noqa: UP045
+    params: Optional[dict[str, str]] = field(default=None)  # noqa: UP045
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="imbsweep_basic", node=ImbsweepBasicSweeperConf, provider="imbsweep"
+)
+
+
 class ImbsweepBasicSweeper(BasicSweeper):
     def __init__(self, max_batch_size: Optional[int], params: Optional[dict[str, Any]] = None):  # noqa: UP045
         super().__init__(max_batch_size=max_batch_size, params=params)

@@ -1,0 +1,115 @@
+"""Optuna tuning sweeps through imbsweep: study -> trial -> seed runs, resume, honest objective."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import optuna
+import pytest
+import yaml
+from conftest import SMALL, compose_cfg, run_cli
+
+from imbsweep import tracking
+from imbsweep.data import Dataset, load_dataset, split_dataset
+from imbsweep.runner import run_job
+
+
+def tune_args(tmp_path, n_trials: int) -> list[str]:
+    return [
+        "imbsweep", "sweeps=tune_brf", f"hydra.sweeper.n_trials={n_trials}", "seeds=2", *SMALL,
+        "method.n_estimators=int(interval(5, 40))",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
+        "tuning.final_seeds=3",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]
+
+
+@pytest.mark.slow
+def test_small_study_end_to_end_then_resume(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    p = run_cli(tune_args(tmp_path, 2), tmp_path, uri)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    study = optuna.load_study(study_name="tune_brf", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 2
+    first = [(t.params, t.value) for t in done]
+
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    (study_run,) = [r for r in runs if r.data.tags["run_level"] == "sweep"]
+    assert study_run.info.run_name.startswith("study tune_brf")
+    jobs = [r for r in runs if r.data.tags["run_level"] == "job"]
+    trials = [j for j in jobs if j.data.tags["stage"] == "trial"]
+    assert len(trials) == 2 and {j.data.tags["stage"] for j in jobs} == {"trial", "best", "default"}
+    for t in trials:  # trial runs carry the sampled params and the objective
+        assert t.data.tags["mlflow.parentRunId"] == study_run.info.run_id
+        assert "method.n_estimators" in t.data.params and "objective" in t.data.metrics
+    values = sorted(t.data.metrics["objective"] for t in trials)
+    assert values == pytest.approx(sorted(v for _, v in first))
+    best = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    assert best["best_params"] == study.best_params
+    assert study_run.data.params["best.method.n_estimators"] == str(study.best_params[
+        "method.n_estimators"])
+    table = (tmp_path / "sweep" / "ranges.md").read_text()
+    assert "| default: brf trees=100 | 3 |" in table
+    assert f"| best: brf trees={study.best_params['method.n_estimators']} | 3 |" in table
+    # Same seeds and splits for both final jobs.
+    finals = [r for r in runs if r.data.tags["run_level"] == "seed"
+              and r.data.tags["stage"] in ("best", "default")]
+    assert sorted(r.data.tags["seed"] for r in finals) == ["0", "0", "1", "1", "2", "2"]
+
+    # Same command, more trials: the study resumes; finished trials are kept, not redone.
+    p = run_cli(tune_args(tmp_path, 3), tmp_path, uri)
+    assert p.returncode == 0, p.stderr[-3000:]
+    study = optuna.load_study(study_name="tune_brf", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 3 and [(t.params, t.value) for t in done[:2]] == first
+
+
+@pytest.mark.slow
+def test_bad_search_space_fails_at_start(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = tune_args(tmp_path, 2)
+    args[args.index("method.n_estimators=int(interval(5, 40))")] = (
+        "method.n_estimators=tag(log, int(interval(0, 40)))")
+    p = run_cli(args, tmp_path, uri)
+    assert p.returncode != 0
+    assert "method.n_estimators" in p.stderr and "log" in p.stderr
+    assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_tuning_without_a_validation_split_is_refused_at_start(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    p = run_cli([*tune_args(tmp_path, 2), "split.validation_size=0"], tmp_path, uri)
+    assert p.returncode != 0
+    assert "split.validation_size=0.0 is not valid" in p.stderr
+    assert "never on the test set" in p.stderr
+    assert not (tmp_path / "optuna.db").exists()
+
+
+def test_objective_ignores_the_test_rows():
+    """Changing only the test rows changes test metrics, never the validation objective."""
+    cfg = compose_cfg(["method=brf", "seeds=[0,1]", "split.validation_size=0.25", "stage=trial",
+                       *SMALL])
+    ds = load_dataset(cfg["dataset"])
+    split = split_dataset(ds, cfg["split"], 0)
+    X, y = ds.X.copy(), ds.y.copy()
+    rng = np.random.default_rng(1)
+    X.iloc[split.test] = rng.normal(size=(len(split.test), X.shape[1]))
+    y[split.test] = 1 - y[split.test]
+    other = Dataset(ds.name, X, y)
+    off = tracking.Tracker(enabled=False)
+    a, b = run_job(cfg, off, dataset=ds), run_job(cfg, off, dataset=other)
+    assert a.objective("minority_f1", "mean", "validation") == b.objective(
+        "minority_f1", "mean", "validation")
+    assert a.objective("minority_f1", "mean", "test") != b.objective("minority_f1", "mean", "test")
+    assert [m["val_minority_f1"] for m in a.metrics] == [m["val_minority_f1"] for m in b.metrics]
+
+
+def test_robust_objective_is_mean_minus_std():
+    cfg = compose_cfg(["method=naive", "seeds=2", "split.validation_size=0.25", *SMALL])
+    r = run_job(cfg, tracking.Tracker(enabled=False))
+    r.metrics = [{"val_minority_f1": 0.5}, {"val_minority_f1": 0.7}]
+    assert r.objective("minority_f1", "mean", "validation") == pytest.approx(0.6)
+    assert r.objective("minority_f1", "mean_minus_std", "validation") == pytest.approx(0.5)
