@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install run test test-fast lint format ui report bench bench-tune datasets clean
+.PHONY: install run tune test test-fast lint format ui report bench bench-tune datasets clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -20,6 +20,11 @@ install: $(STAMP)
 ## The seed practical: 4 methods x 10 seeds, then the ranges table. Extra Hydra overrides: ARGS="..."
 run: install
 	$(BIN)/imbsweep $(ARGS)
+
+## Optuna tuning of one method (brf, smote_ann, weighted_ann): make tune METHOD=brf
+METHOD ?= brf
+tune: install
+	$(BIN)/imbsweep sweeps=tune_$(METHOD) $(ARGS)
 
 ## Lint, then every test (slow ones included).
 test: install
@@ -48,6 +53,10 @@ report: install
 ## Tracking overhead: the main job's work with tracking on and off, one process, as a ratio.
 bench: install
 	$(BIN)/python benchmarks/tracking_overhead.py $(ARGS)
+
+## Tuning throughput: trials/min per method and the speedup of 2 workers over 1.
+bench-tune: install
+	$(BIN)/python benchmarks/tuning_throughput.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) multirun outputs reports bench-results .pytest_cache .ruff_cache
