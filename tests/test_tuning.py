@@ -113,3 +113,22 @@ def test_robust_objective_is_mean_minus_std():
     r.metrics = [{"val_minority_f1": 0.5}, {"val_minority_f1": 0.7}]
     assert r.objective("minority_f1", "mean", "validation") == pytest.approx(0.6)
     assert r.objective("minority_f1", "mean_minus_std", "validation") == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_parallel_trials_through_joblib_lose_and_duplicate_nothing(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [*tune_args(tmp_path, 4), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+            "hydra.sweeper.n_jobs=2", "hydra.sweeper.finalize.enabled=false"]
+    p = run_cli(args, tmp_path, uri)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    study = optuna.load_study(study_name="tune_brf", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 4
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    trials = [r for r in runs if r.data.tags["run_level"] == "job"]
+    assert sorted(int(r.data.tags["optuna_trial"]) for r in trials) == [0, 1, 2, 3]
+    assert len([r for r in runs if r.data.tags["run_level"] == "sweep"]) == 1
+    assert len([r for r in runs if r.data.tags["run_level"] == "seed"]) == 8
+    by_trial = {int(r.data.tags["optuna_trial"]): r.data.metrics["objective"] for r in trials}
+    assert by_trial == pytest.approx({t.number: t.value for t in study.trials})
