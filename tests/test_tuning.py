@@ -132,3 +132,11 @@ def test_parallel_trials_through_joblib_lose_and_duplicate_nothing(tmp_path):
     assert len([r for r in runs if r.data.tags["run_level"] == "seed"]) == 8
     by_trial = {int(r.data.tags["optuna_trial"]): r.data.metrics["objective"] for r in trials}
     assert by_trial == pytest.approx({t.number: t.value for t in study.trials})
+
+
+@pytest.mark.slow
+def test_seeds_cannot_be_tuned(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    p = run_cli([*tune_args(tmp_path, 2), "seeds=int(interval(1, 5))"], tmp_path, uri)
+    assert p.returncode != 0 and "seeds: not a tunable parameter" in p.stderr
+    assert not (tmp_path / "optuna.db").exists()

@@ -768,6 +768,12 @@ class OptunaSweeper(Sweeper):
         self._check_settings()
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         space = parse_search_space(self.params, arguments, parser)
+        if "seeds" in space.params:
+            # Tuning the seed list would pick lucky seeds, not better settings.
+            raise OptunaSweeperError(
+                "seeds: not a tunable parameter; every trial uses the same seed list. Give a "
+                "fixed value, e.g. seeds=5"
+            )
         self._check_composes(space, parser)
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
