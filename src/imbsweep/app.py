@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from imbsweep import sweep, tracking
 from imbsweep.config import check_config, method_label
 from imbsweep.data import load_dataset
+from imbsweep.methods import check_method_data
 from imbsweep.runner import run_job
 
 log = logging.getLogger("imbsweep")
@@ -32,6 +33,7 @@ def train(cfg: DictConfig) -> float:
         # Checks and data loading come first: bad input never opens a run.
         check_config(c)
         ds = load_dataset(c["dataset"])
+        check_method_data(c["method"], ds)  # pairings that need the data (SMOTE-NC)
         # Under the sweep lock: parallel workers must not race to create a fresh sqlite store.
         with sweep.locked(sweep_dir):
             tracker = tracking.Tracker(**c["tracking"])

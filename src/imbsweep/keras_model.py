@@ -15,6 +15,9 @@ class KerasMLP:
 
     ``steps_per_execution`` only batches optimizer steps per graph call (same updates, about
     twice as fast on this CPU); ``class_weight`` is passed to ``fit`` as in the practical.
+    ``loss="focal"``: Keras' BinaryFocalCrossentropy with class balancing; ``focal_alpha`` is
+    the positive (minority) class's weight (1 - alpha the majority's), ``focal_gamma`` the focus
+    on hard rows (0 = weighted cross-entropy).
     """
 
     def __init__(

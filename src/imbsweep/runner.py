@@ -20,7 +20,7 @@ from imbsweep import tracking
 from imbsweep.config import check_config, method_label, resolve_seeds
 from imbsweep.data import Dataset, load_dataset, split_dataset
 from imbsweep.evaluation import METRICS, confusion, evaluate, report_dict, report_text
-from imbsweep.methods import SkipMethod, fit_method, method_keys
+from imbsweep.methods import SkipMethod, check_method_data, fit_method, method_keys
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ def run_job(
     seeds = resolve_seeds(cfg["seeds"])
     ds = dataset if dataset is not None else load_dataset(cfg["dataset"])
     mcfg = cfg["method"]
+    check_method_data(mcfg, ds)  # pairings that need the data (SMOTE-NC), before any run opens
     label = method_label(mcfg)
     stage = cfg.get("stage", "run")
     tags = {
@@ -163,6 +164,7 @@ def run_seed(
         split.train,
         seed,
         standardize=bool(cfg["dataset"].get("standardize", False)),
+        validation=split.validation,  # used only to tune method.threshold=tuned
     )
     X_test, y_test = ds.X.iloc[split.test], ds.y[split.test]
     score = fitted.score(X_test)
