@@ -22,8 +22,11 @@ def by_level(all_runs: list, level: str) -> list:
 def test_small_multirun_end_to_end_and_report_rebuilds_the_table(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     sweep_dir = tmp_path / "sweep"
-    p = run_cli(["imbsweep", "-m", "method=naive,brf", "seeds=2", *SMALL,
-                 f"hydra.sweep.dir={sweep_dir}"], tmp_path, uri)
+    p = run_cli(
+        ["imbsweep", "-m", "method=naive,brf", "seeds=2", *SMALL, f"hydra.sweep.dir={sweep_dir}"],
+        tmp_path,
+        uri,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     table = (sweep_dir / "ranges.md").read_text()
     assert "| naive | 2 |" in table and "| brf trees=10 | 2 |" in table
@@ -41,14 +44,25 @@ def test_small_multirun_end_to_end_and_report_rebuilds_the_table(tmp_path):
     out = tmp_path / "report"
     p = run_cli(["imbsweep-report", sw.info.run_id, "--out", str(out)], tmp_path, uri)
     assert p.returncode == 0, p.stderr[-3000:]
-    pd.testing.assert_frame_equal(pd.read_csv(out / "ranges.csv"),
-                                  pd.read_csv(sweep_dir / "ranges.csv"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "ranges.csv"), pd.read_csv(sweep_dir / "ranges.csv")
+    )
 
 
 def test_bad_value_in_a_sweep_fails_at_start_and_writes_nothing(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    p = run_cli(["imbsweep", "-m", "method=naive,smote_ann", "method.k_neighbors=0", *SMALL,
-                 f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path, uri)
+    p = run_cli(
+        [
+            "imbsweep",
+            "-m",
+            "method=naive,smote_ann",
+            "method.k_neighbors=0",
+            *SMALL,
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        tmp_path,
+        uri,
+    )
     assert p.returncode != 0
     assert "method.k_neighbors=0 is not valid: expected an integer >= 1" in p.stderr
     assert not (tmp_path / "mlflow.db").exists() or runs(uri) == []
@@ -59,8 +73,19 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
     # remove minority rows): only the smote job fails.
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     sweep_dir = tmp_path / "sweep"
-    p = run_cli(["imbsweep", "-m", "method=smote_ann,naive", "method.sampling_strategy=0.01",
-                 "seeds=1", *SMALL, f"hydra.sweep.dir={sweep_dir}"], tmp_path, uri)
+    p = run_cli(
+        [
+            "imbsweep",
+            "-m",
+            "method=smote_ann,naive",
+            "method.sampling_strategy=0.01",
+            "seeds=1",
+            *SMALL,
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        tmp_path,
+        uri,
+    )
     assert p.returncode != 0
     assert "1 job(s) of the sweep failed" in p.stdout + p.stderr
     assert "| naive | 1 |" in (sweep_dir / "ranges.md").read_text()
@@ -73,10 +98,25 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
 
 def test_mlflow_run_entry_point(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    p = run_cli(["mlflow", "run", str(ROOT), "--env-manager", "local", "--experiment-name",
-                 "imbsweep", "-P", "method=naive", "-P", "seeds=2", "-P",
-                 f"overrides=dataset.n_samples=1000 hydra.sweep.dir={tmp_path / 'sweep'}"],
-                tmp_path, uri)
+    p = run_cli(
+        [
+            "mlflow",
+            "run",
+            str(ROOT),
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "imbsweep",
+            "-P",
+            "method=naive",
+            "-P",
+            "seeds=2",
+            "-P",
+            f"overrides=dataset.n_samples=1000 hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        tmp_path,
+        uri,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     all_runs = runs(uri)
     (sw,) = by_level(all_runs, "sweep")

@@ -14,9 +14,14 @@ import optuna
 import pytest
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
 from optuna.trial import TrialState
 
-from hydra_plugins.imbsweep_plugins.optuna_sweeper import (
+# Hydra's plugin scan executes plugin modules afresh; scan first so the classes imported below
+# are the ones the sweeper raises, whichever test composed a config first.
+Plugins.instance()
+
+from hydra_plugins.imbsweep_plugins.optuna_sweeper import (  # noqa: E402
     DRIVER_ATTR,
     ERROR_ATTR,
     OVERRIDES_ATTR,

@@ -49,15 +49,30 @@ def test_job_logs_runs_params_metrics_artifacts(store, tmp_path):
         assert (t["method"], t["dataset"], t["run_level"]) == ("brf", "synthetic", "seed")
         assert t["sweep_id"] == sweep_id and t["git_commit"]
         assert p["seed"] == t["seed"] and p["dataset.n_samples"] == "1000"
-        for key in (*METRICS, "fit_seconds", "train_class0", "train_class1", "resampled_class1",
-                    "test_class1"):
+        assert (p["data.n_rows"], p["data.positive_label"]) == ("1000", "1")
+        # The data as an MLflow input: runs on the same rows share its digest.
+        full = client.get_run(run.info.run_id)
+        (inp,) = full.inputs.dataset_inputs
+        assert inp.dataset.digest == p["data.digest"] and inp.dataset.name == "synthetic"
+        for key in (
+            *METRICS,
+            "fit_seconds",
+            "train_class0",
+            "train_class1",
+            "resampled_class1",
+            "test_class1",
+        ):
             assert m[key] == pytest.approx(expected[key])
         arts = {a.path for a in client.list_artifacts(run.info.run_id)}
-        assert {"classification_report.txt", "classification_report.json",
-                "confusion_matrix.json"} <= arts
-        rep = json.loads(client.download_artifacts(run.info.run_id, "classification_report.json",
-                                                   str(tmp_path)) and
-                         (tmp_path / "classification_report.json").read_text())
+        assert {
+            "classification_report.txt",
+            "classification_report.json",
+            "confusion_matrix.json",
+        } <= arts
+        rep = json.loads(
+            client.download_artifacts(run.info.run_id, "classification_report.json", str(tmp_path))
+            and (tmp_path / "classification_report.json").read_text()
+        )
         assert rep["1"]["f1-score"] == pytest.approx(m["minority_f1"])
 
 
@@ -66,8 +81,9 @@ def test_logged_model_reloads_and_predicts_the_same(store, tmp_path, method):
     cfg = compose_cfg([f"method={method}", "seeds=[0]", *SMALL])
     tracker = tracking.Tracker()
     run_job(cfg, tracker)
-    (run,) = mlflow.search_runs(search_all_experiments=True,
-                                filter_string="tags.run_level = 'seed'", output_format="list")
+    (run,) = mlflow.search_runs(
+        search_all_experiments=True, filter_string="tags.run_level = 'seed'", output_format="list"
+    )
     exp = mlflow.get_experiment_by_name("imbsweep").experiment_id
     (model,) = mlflow.search_logged_models([exp], output_format="list")
     assert model.source_run_id == run.info.run_id
@@ -83,8 +99,9 @@ def test_logged_model_reloads_and_predicts_the_same(store, tmp_path, method):
     else:
         loaded = mlflow.keras.load_model(model.model_uri)
         got = np.asarray(loaded(X)).reshape(-1)
-    np.testing.assert_allclose(got, fitted.score(ds.X.iloc[split_dataset(ds, cfg["split"], 0).test]),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        got, fitted.score(ds.X.iloc[split_dataset(ds, cfg["split"], 0).test]), rtol=1e-5, atol=1e-6
+    )
     pyfunc = mlflow.pyfunc.load_model(model.model_uri)
     assert pyfunc.metadata.signature is not None
 
@@ -95,7 +112,8 @@ def test_same_seed_same_metrics(store):
     b = run_job(cfg, tracking.Tracker(enabled=False)).metrics[0]
     drop = {"fit_seconds"}
     assert {k: v for k, v in a.items() if k not in drop} == {
-        k: v for k, v in b.items() if k not in drop}
+        k: v for k, v in b.items() if k not in drop
+    }
 
 
 def test_a_failing_job_marks_its_runs_failed_with_the_error(store, monkeypatch):
@@ -109,7 +127,9 @@ def test_a_failing_job_marks_its_runs_failed_with_the_error(store, monkeypatch):
         run_job(cfg, tracking.Tracker())
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert {r.data.tags["run_level"]: r.info.status for r in runs} == {
-        "job": "FAILED", "seed": "FAILED"}
+        "job": "FAILED",
+        "seed": "FAILED",
+    }
     assert all("disk on fire" in r.data.tags["error"] for r in runs)
 
 

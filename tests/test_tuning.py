@@ -16,7 +16,11 @@ from imbsweep.runner import run_job
 
 def tune_args(tmp_path, n_trials: int) -> list[str]:
     return [
-        "imbsweep", "sweeps=tune_brf", f"hydra.sweeper.n_trials={n_trials}", "seeds=2", *SMALL,
+        "imbsweep",
+        "sweeps=tune_brf",
+        f"hydra.sweeper.n_trials={n_trials}",
+        "seeds=2",
+        *SMALL,
         "method.n_estimators=int(interval(5, 40))",
         f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
         "tuning.final_seeds=3",
@@ -48,14 +52,18 @@ def test_small_study_end_to_end_then_resume(tmp_path):
     assert values == pytest.approx(sorted(v for _, v in first))
     best = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
     assert best["best_params"] == study.best_params
-    assert study_run.data.params["best.method.n_estimators"] == str(study.best_params[
-        "method.n_estimators"])
+    assert study_run.data.params["best.method.n_estimators"] == str(
+        study.best_params["method.n_estimators"]
+    )
     table = (tmp_path / "sweep" / "ranges.md").read_text()
     assert "| default: brf trees=100 | 3 |" in table
     assert f"| best: brf trees={study.best_params['method.n_estimators']} | 3 |" in table
     # Same seeds and splits for both final jobs.
-    finals = [r for r in runs if r.data.tags["run_level"] == "seed"
-              and r.data.tags["stage"] in ("best", "default")]
+    finals = [
+        r
+        for r in runs
+        if r.data.tags["run_level"] == "seed" and r.data.tags["stage"] in ("best", "default")
+    ]
     assert sorted(r.data.tags["seed"] for r in finals) == ["0", "0", "1", "1", "2", "2"]
 
     # Same command, more trials: the study resumes; finished trials are kept, not redone.
@@ -71,7 +79,8 @@ def test_bad_search_space_fails_at_start(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = tune_args(tmp_path, 2)
     args[args.index("method.n_estimators=int(interval(5, 40))")] = (
-        "method.n_estimators=tag(log, int(interval(0, 40)))")
+        "method.n_estimators=tag(log, int(interval(0, 40)))"
+    )
     p = run_cli(args, tmp_path, uri)
     assert p.returncode != 0
     assert "method.n_estimators" in p.stderr and "log" in p.stderr
@@ -90,8 +99,9 @@ def test_tuning_without_a_validation_split_is_refused_at_start(tmp_path):
 
 def test_objective_ignores_the_test_rows():
     """Changing only the test rows changes test metrics, never the validation objective."""
-    cfg = compose_cfg(["method=brf", "seeds=[0,1]", "split.validation_size=0.25", "stage=trial",
-                       *SMALL])
+    cfg = compose_cfg(
+        ["method=brf", "seeds=[0,1]", "split.validation_size=0.25", "stage=trial", *SMALL]
+    )
     ds = load_dataset(cfg["dataset"])
     split = split_dataset(ds, cfg["split"], 0)
     X, y = ds.X.copy(), ds.y.copy()
@@ -102,7 +112,8 @@ def test_objective_ignores_the_test_rows():
     off = tracking.Tracker(enabled=False)
     a, b = run_job(cfg, off, dataset=ds), run_job(cfg, off, dataset=other)
     assert a.objective("minority_f1", "mean", "validation") == b.objective(
-        "minority_f1", "mean", "validation")
+        "minority_f1", "mean", "validation"
+    )
     assert a.objective("minority_f1", "mean", "test") != b.objective("minority_f1", "mean", "test")
     assert [m["val_minority_f1"] for m in a.metrics] == [m["val_minority_f1"] for m in b.metrics]
 
@@ -118,8 +129,13 @@ def test_robust_objective_is_mean_minus_std():
 @pytest.mark.slow
 def test_parallel_trials_through_joblib_lose_and_duplicate_nothing(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = [*tune_args(tmp_path, 4), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-            "hydra.sweeper.n_jobs=2", "hydra.sweeper.finalize.enabled=false"]
+    args = [
+        *tune_args(tmp_path, 4),
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.finalize.enabled=false",
+    ]
     p = run_cli(args, tmp_path, uri)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
     study = optuna.load_study(study_name="tune_brf", storage=f"sqlite:///{tmp_path / 'optuna.db'}")

@@ -43,7 +43,9 @@ class SweepCallback(Callback):
             )
             log.error(
                 "%d job(s) of the sweep failed; the table above covers the jobs that finished. "
-                "Failed jobs (details in each run's error.txt in MLflow):\n%s", len(failed), lines
+                "Failed jobs (details in each run's error.txt in MLflow):\n%s",
+                len(failed),
+                lines,
             )
             # Hydra turns a callback's exceptions into warnings; the exit code must say it failed.
             raise SystemExit(1)

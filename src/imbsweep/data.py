@@ -125,8 +125,9 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
     rs = seed if split_cfg.get("vary_with_seed", False) else int(split_cfg.get("random_state", 42))
     stratify = bool(split_cfg.get("stratify", False))
     idx = np.arange(len(ds.y))
-    train, test = _split(idx, ds.y, test_size, rs, stratify, "test")
     val_size = float(split_cfg.get("validation_size", 0.0) or 0.0)
+    # With a validation split to come, training must keep 2 minority rows (one for each side).
+    train, test = _split(idx, ds.y, test_size, rs, stratify, "test", 2 if val_size > 0 else 1)
     validation = None
     if val_size > 0:
         # Validation is always stratified: tiny minorities must appear on both sides.
@@ -134,18 +135,35 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
     return Split(train=train, test=test, validation=validation)
 
 
-def _split(idx, y, size, rs, stratify, part):
+def _split(idx, y, size, rs, stratify, part, min_a=1):
+    """Split ``idx`` into (a, b) with >= 1 minority row in b and >= ``min_a`` in a."""
     n_min = int(y.sum())
-    if n_min < 2:
+    if n_min < min_a + 1:
         raise ConfigError(
-            f"split.{part}_size" if part == "validation" else "split.test_size",
+            f"split.{part}_size",
             size,
-            "a dataset with at least 2 minority rows",
+            f"a dataset with at least {min_a + 1} minority rows",
             f"only {n_min} minority row(s) left to split into train and {part}",
         )
     a, b = train_test_split(idx, test_size=size, random_state=rs, stratify=y if stratify else None)
-    if not stratify and (y[np.isin(idx, b)].sum() == 0 or y[np.isin(idx, a)].sum() == 0):
+    pos = idx[y == 1]
+    n_a, n_b = np.isin(a, pos).sum(), np.isin(b, pos).sum()
+    if not stratify and (n_b == 0 or n_a < min_a):
         # An unstratified split can leave a part without minority rows; retry stratified.
         log.warning("unstratified %s split left a part without minority rows: using stratify", part)
         a, b = train_test_split(idx, test_size=size, random_state=rs, stratify=y)
+        n_a, n_b = np.isin(a, pos).sum(), np.isin(b, pos).sum()
+    if n_b == 0 or n_a < min_a:
+        # Stratifying rounds a minority share below one row down to 0: swap one minority row in
+        # and one majority row out, so both parts keep their sizes.
+        rng = np.random.default_rng(rs)
+        src, dst = (a, b) if n_b == 0 else (b, a)
+        give = rng.choice(src[np.isin(src, pos)])
+        take = rng.choice(dst[~np.isin(dst, pos)])
+        src, dst = np.append(src[src != give], take), np.append(dst[dst != take], give)
+        a, b = (src, dst) if n_b == 0 else (dst, src)
+        log.warning("%s split: moved one minority row so that both parts have one", part)
     return np.sort(a), np.sort(b)
+
+
+import imbsweep.datasets  # noqa: E402,F401  (registers the real-data loaders)

@@ -55,6 +55,20 @@ def job_params(cfg: dict) -> dict[str, Any]:
     return params
 
 
+def data_params(ds: Dataset) -> dict[str, Any]:
+    """What was actually loaded: the same digest means the same rows and labels."""
+    out = {
+        "data.digest": ds.digest(),
+        "data.n_rows": len(ds.y),
+        "data.n_features": ds.X.shape[1],
+        "data.n_minority": ds.n_minority,
+        "data.positive_label": ds.positive_label,
+    }
+    if ds.extra.get("one_vs_rest"):
+        out["data.one_vs_rest"] = True
+    return out
+
+
 def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
     """mean / std / min / max of every metric across seeds (population std, as numpy)."""
     out: dict[str, float] = {}
@@ -92,7 +106,7 @@ def run_job(
     if sweep_run_id:
         tags[tracking.TAG_SWEEP] = sweep_run_id
     result = JobResult(label=label, method=mcfg["name"], dataset=ds.name, seeds=seeds)
-    params = job_params(cfg)
+    params = {**job_params(cfg), **data_params(ds)}
     job_id = tracker.create_run(label, {**tags, tracking.TAG_LEVEL: "job"}, sweep_run_id)
     result.run_id = job_id
     try:
@@ -203,6 +217,7 @@ def run_seed(
                 ),
             },
         )
+        tracker.log_dataset(run_id, ds)
         tracker.log_model(run_id, fitted, example)
 
     return metrics, log_all

@@ -196,6 +196,13 @@ class Tracker:
                 p.write_bytes(content if isinstance(content, bytes) else content.encode())
             self.client.log_artifacts(run_id, tmp, subdir)
 
+    def log_dataset(self, run_id: str | None, ds: Any) -> None:
+        """The dataset as an MLflow input (name, digest, source): runs on the same data group."""
+        if self.enabled and run_id:
+            from imbsweep.datasets import dataset_input_entity
+
+            self.client.log_inputs(run_id, datasets=[dataset_input_entity(ds)])
+
     def set_tags(self, run_id: str | None, tags: dict[str, str]) -> None:
         if self.enabled and run_id:
             for k, v in tags.items():
