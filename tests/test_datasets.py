@@ -16,7 +16,7 @@ from imbsweep.datasets import check_dataset, dataset_input, dataset_input_entity
 from imbsweep.datasets.cli import filter_catalogue
 from imbsweep.datasets.cli import main as datasets_cli
 from imbsweep.datasets.fraud import make_fraud
-from imbsweep.datasets.summary import cross_dataset_summary
+from imbsweep.cross_dataset import cross_dataset_summary
 from imbsweep.errors import ConfigError
 from imbsweep.methods import build_preprocessor
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from imbsweep import ranges, tracking
+from imbsweep import cross_dataset, ranges, tracking
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,21 @@ def report(
         order = {"default": 0, "best": 1}
         rows = final.assign(label=final["stage"] + ": " + final["label"])
         rows = rows.sort_values("stage", key=lambda s: s.map(order), kind="stable")
+    if rows["dataset"].nunique() > 1:
+        rows = rows.sort_values("dataset", kind="stable")  # one block of methods per dataset
     summary = ranges.summarize(rows, ranges.load_claims(claims))
     md = f"## {title}\n\n{ranges.to_markdown(summary)}"
     files = {"ranges.md": out_dir / "ranges.md", "ranges.csv": out_dir / "ranges.csv"}
+    if rows["dataset"].nunique() > 1 and rows["label"].nunique() > 1:
+        # A benchmark across datasets: how the methods rank, the literature's summary table.
+        metrics = [m for m in cross_dataset.REPORT_METRICS if m in rows]
+        by_label = rows.assign(method=rows["label"])
+        ranks, wtl = cross_dataset.cross_dataset_summary(by_label, metrics)
+        md += "\n## Across datasets\n\n" + cross_dataset.to_markdown(ranks, wtl)
+        files["ranks.csv"] = out_dir / "ranks.csv"
+        files["win_tie_loss.csv"] = out_dir / "win_tie_loss.csv"
+        ranks.to_csv(files["ranks.csv"])
+        wtl.to_csv(files["win_tie_loss.csv"], index=False)
     files["ranges.md"].write_text(md)
     summary.to_csv(files["ranges.csv"], index=False)
     if do_plot and not rows.empty:

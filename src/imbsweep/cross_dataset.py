@@ -164,3 +164,45 @@ def cross_dataset_summary(
         ignore_index=True,
     )
     return ranks, wtl
+
+
+# Metrics compared across datasets in a sweep's report (all: higher is better).
+REPORT_METRICS = (
+    "minority_f1",
+    "minority_recall",
+    "minority_precision",
+    "balanced_accuracy",
+    "average_precision",
+    "roc_auc",
+)
+
+
+def to_markdown(ranks: pd.DataFrame, wtl: pd.DataFrame, metric: str = "minority_f1") -> str:
+    """Mean ranks per metric, then a win/tie/loss matrix (row vs column) for ``metric``."""
+    metrics = [c for c in ranks.columns if c != "n_datasets"]
+    n = int(ranks["n_datasets"].iloc[0]) if len(ranks) else 0
+    lines = [
+        f"Mean rank over {n} datasets (1 = best; ties share the average rank):",
+        "",
+        "| Method | " + " | ".join(metrics) + " |",
+        "| --- |" + " --- |" * len(metrics),
+    ]
+    for method, r in ranks.iterrows():
+        lines.append(f"| {method} | " + " | ".join(f"{r[m]:.2f}" for m in metrics) + " |")
+    w = wtl[wtl["metric"] == metric]
+    order = list(ranks.index)
+    lines += [
+        "",
+        f"Wins / ties / losses on {metric} (row against column, per dataset mean; a tie is a "
+        "difference of at most 0.01):",
+        "",
+        "| | " + " | ".join(order) + " |",
+        "| --- |" + " --- |" * len(order),
+    ]
+    for a in order:
+        cells = []
+        for b in order:
+            hit = w[(w["method"] == a) & (w["opponent"] == b)]
+            cells.append("—" if a == b or hit.empty else "{win}/{tie}/{loss}".format(**hit.iloc[0]))
+        lines.append(f"| {a} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
