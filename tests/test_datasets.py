@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from imbsweep.cross_dataset import cross_dataset_summary
 from imbsweep.data import load_dataset, split_dataset
 from imbsweep.datasets import check_dataset, dataset_input, dataset_input_entity, keel
 from imbsweep.datasets.cli import filter_catalogue
 from imbsweep.datasets.cli import main as datasets_cli
 from imbsweep.datasets.fraud import make_fraud
-from imbsweep.cross_dataset import cross_dataset_summary
 from imbsweep.errors import ConfigError
 from imbsweep.methods import build_preprocessor
 
