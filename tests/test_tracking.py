@@ -76,11 +76,24 @@ def test_job_logs_runs_params_metrics_artifacts(store, tmp_path):
         assert rep["1"]["f1-score"] == pytest.approx(m["minority_f1"])
 
 
-@pytest.mark.parametrize("method", ["brf", "smote_ann"])
-def test_logged_model_reloads_and_predicts_the_same(store, tmp_path, method):
-    cfg = compose_cfg([f"method={method}", "seeds=[0]", *SMALL])
-    tracker = tracking.Tracker()
-    run_job(cfg, tracker)
+@pytest.mark.parametrize(
+    ("method", "dataset"),
+    [
+        ("brf", "synthetic"),
+        ("smote_ann", "synthetic"),
+        ("smote_ann", "fraud"),
+        ("rf_balanced", "fraud"),
+    ],
+)
+def test_logged_model_reloads_and_predicts_the_same(store, method, dataset):
+    """Same seed -> same model: the reloaded model predicts what a fresh fit predicts.
+
+    With categorical columns (fraud) the encoder fitted on the training rows is part of the
+    logged model, which then takes raw rows.
+    """
+    extra = ["dataset.n_samples=3000"] if dataset == "fraud" else SMALL
+    cfg = compose_cfg([f"method={method}", f"dataset={dataset}", "seeds=[0]", *extra])
+    run_job(cfg, tracking.Tracker())
     (run,) = mlflow.search_runs(
         search_all_experiments=True, filter_string="tags.run_level = 'seed'", output_format="list"
     )
@@ -88,22 +101,28 @@ def test_logged_model_reloads_and_predicts_the_same(store, tmp_path, method):
     (model,) = mlflow.search_logged_models([exp], output_format="list")
     assert model.source_run_id == run.info.run_id
     ds = load_dataset(cfg["dataset"])
-    X = ds.X.iloc[split_dataset(ds, cfg["split"], 0).test].to_numpy(np.float32)
-    # Retrain the same seed in memory: same seed -> same model, so predictions must agree.
+    split = split_dataset(ds, cfg["split"], 0)
     from imbsweep.methods import fit_method
 
-    fitted = fit_method(cfg["method"], ds, split_dataset(ds, cfg["split"], 0).train, 0)
-    if method == "brf":
-        loaded = mlflow.sklearn.load_model(model.model_uri)
-        got = loaded.predict_proba(X)[:, 1]
-    else:
-        loaded = mlflow.keras.load_model(model.model_uri)
-        got = np.asarray(loaded(X)).reshape(-1)
-    np.testing.assert_allclose(
-        got, fitted.score(ds.X.iloc[split_dataset(ds, cfg["split"], 0).test]), rtol=1e-5, atol=1e-6
+    fitted = fit_method(
+        cfg["method"], ds, split.train, 0, standardize=cfg["dataset"].get("standardize", False)
     )
+    X_raw = ds.X.iloc[split.test]
+    expected = fitted.score(X_raw)
     pyfunc = mlflow.pyfunc.load_model(model.model_uri)
     assert pyfunc.metadata.signature is not None
+    if dataset == "fraud":  # raw rows in, encoder inside the model
+        got = np.asarray(pyfunc.predict(X_raw)).reshape(-1)
+        if method == "rf_balanced":
+            got = mlflow.sklearn.load_model(model.model_uri).predict_proba(X_raw)[:, 1]
+    elif method == "brf":
+        got = mlflow.sklearn.load_model(model.model_uri).predict_proba(X_raw.to_numpy(np.float32))[
+            :, 1
+        ]
+    else:
+        net = mlflow.keras.load_model(model.model_uri)
+        got = np.asarray(net(X_raw.to_numpy(np.float32))).reshape(-1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_same_seed_same_metrics(store):

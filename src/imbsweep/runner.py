@@ -199,6 +199,7 @@ def run_seed(
 
     def log_all() -> None:
         tracker.log_params(run_id, params)
+        tracker.log_model(run_id, fitted, example)  # before the metrics: see log_model
         tracker.log_metrics(run_id, metrics)
         cm = confusion(y_test, y_pred)
         tracker.log_files(
@@ -218,7 +219,6 @@ def run_seed(
             },
         )
         tracker.log_dataset(run_id, ds)
-        tracker.log_model(run_id, fitted, example)
 
     return metrics, log_all
 

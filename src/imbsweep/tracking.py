@@ -146,10 +146,12 @@ class Tracker:
         self._writer: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
         if enabled:
-            self.experiment_id = setup(uri, experiment)
-            from mlflow import MlflowClient
+            import mlflow
 
-            self.client = MlflowClient()
+            self.experiment_id = setup(uri, experiment)
+            # Logged models are created in the fluent API's current experiment.
+            mlflow.set_experiment(experiment_id=self.experiment_id)
+            self.client = mlflow.MlflowClient()
 
     # ------------------------------------------------------------ sweep and job runs (client)
 
@@ -255,65 +257,72 @@ class Tracker:
             raise errors[0]
 
     def log_model(self, run_id: str, fitted: Any, X_example: Any) -> None:
-        """Log the fitted model with a signature and pinned requirements to the active run.
+        """Log the fitted model to run ``run_id`` with a signature and pinned requirements.
 
-        A Keras net is logged with ``mlflow.keras`` (it takes the encoded features); scikit-learn
-        models are logged with their preprocessing as one pipeline, so they take raw rows.
+        scikit-learn models are logged with their preprocessing as one pipeline, so they take raw
+        rows. A Keras net alone takes encoded features; with preprocessing (categorical columns,
+        scaling) it is logged as a pyfunc that encodes, then predicts, so it too takes raw rows.
+        Log the model before the run's metrics: MLflow copies every metric already on the run
+        to the model, one query per metric.
         """
         if not self.log_models:
             return
-        import mlflow
-        from mlflow.models import infer_signature
+        from mlflow.models import Model, infer_signature
 
-        # The fluent run stack is per thread: make this seed's run the active one here.
-        with mlflow.start_run(run_id=run_id, experiment_id=self.experiment_id):
-            self._log_model(fitted, X_example, infer_signature)
-
-    def _log_model(self, fitted: Any, X_example: Any, infer_signature: Callable) -> None:
         from imbsweep.keras_model import KerasMLP
 
         model, pre = fitted.model, fitted.preprocessor
-        if isinstance(model, KerasMLP):
+        if isinstance(model, KerasMLP) and pre is not None:
+            import mlflow.pyfunc
+
+            from imbsweep.pyfunc_model import EncodedNet
+
+            sig = infer_signature(X_example, fitted.score(X_example))
+            Model.log(
+                artifact_path=None,
+                name="model",
+                flavor=mlflow.pyfunc,
+                run_id=run_id,
+                python_model=EncodedNet(pre, model.model_),
+                signature=sig,
+                pip_requirements=pip_requirements("keras"),
+            )
+        elif isinstance(model, KerasMLP):
             import mlflow.keras
 
             Xe = fitted.transform(X_example)
             sig = infer_signature(Xe, model.predict_proba(Xe)[:, 1:])
-            mlflow.keras.log_model(
-                model.model_,
+            Model.log(
+                artifact_path=None,
                 name="model",
+                flavor=mlflow.keras,
+                run_id=run_id,
+                model=model.model_,
                 signature=sig,
                 pip_requirements=pip_requirements("keras"),
             )
+        else:
+            import mlflow.sklearn
+
+            est, Xe = model, fitted.transform(X_example)
             if pre is not None:
-                self._log_preprocessor(pre)
-            return
-        import mlflow.sklearn
+                from sklearn.pipeline import make_pipeline
 
-        est, Xe = model, fitted.transform(X_example)
-        if pre is not None:
-            from sklearn.pipeline import make_pipeline
-
-            est, Xe = make_pipeline(pre, model), X_example
-        sig = infer_signature(Xe, est.predict_proba(Xe))
-        self._log_sklearn(est, "model", sig)
-
-    def _log_preprocessor(self, pre: Any) -> None:
-        self._log_sklearn(pre, "preprocessor", None)
-
-    def _log_sklearn(self, est: Any, name: str, sig: Any) -> None:
-        import mlflow.sklearn
-
-        kw: dict[str, Any] = {}
-        if self.sklearn_format == "skops":
-            kw["skops_trusted_types"] = skops_trusted_types(est)
-        mlflow.sklearn.log_model(
-            est,
-            name=name,
-            signature=sig,
-            pip_requirements=pip_requirements("sklearn"),
-            serialization_format=self.sklearn_format,
-            **kw,
-        )
+                est, Xe = make_pipeline(pre, model), X_example
+            kw: dict[str, Any] = {}
+            if self.sklearn_format == "skops":
+                kw["skops_trusted_types"] = skops_trusted_types(est)
+            Model.log(
+                artifact_path=None,
+                name="model",
+                flavor=mlflow.sklearn,
+                run_id=run_id,
+                sk_model=est,
+                signature=infer_signature(Xe, est.predict_proba(Xe)),
+                pip_requirements=pip_requirements("sklearn"),
+                serialization_format=self.sklearn_format,
+                **kw,
+            )
 
 
 _TRUSTED: dict[tuple[type, ...], list[str]] = {}
