@@ -16,8 +16,13 @@ DATASETS = sorted(p.stem for p in (CONF / "dataset").glob("*.yaml"))
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dataset", DATASETS)
-def test_every_config_composes(method, dataset):
-    cfg = compose_cfg([f"method={method}", f"dataset={dataset}"])
+def test_every_config_composes(method, dataset, tmp_path):
+    extra = []
+    if dataset == "file":  # the one dataset that needs the user's input
+        csv = tmp_path / "d.csv"
+        csv.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{int(i % 10 == 0)}\n" for i in range(50)))
+        extra = [f"dataset.path={csv}", "dataset.target=y"]
+    cfg = compose_cfg([f"method={method}", f"dataset={dataset}", *extra])
     assert cfg["method"]["name"] == method
     assert cfg["dataset"]["kind"]
     check_config(cfg)

@@ -115,7 +115,7 @@ def run_job(
         for i, seed in enumerate(seeds):
             name = f"{label} seed={seed}"
             stags = {**tags, tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)}
-            run_id = tracker.start_seed_run(name, stags, job_id)
+            run_id = tracker.create_run(name, stags, job_id)
             try:
                 m, log_fn = run_seed(cfg, ds, seed, tracker, run_id, {**params, "seed": seed})
             except SkipMethod as exc:
@@ -153,8 +153,10 @@ def run_job(
         if result.skipped:
             tracker.set_tags(job_id, {"skipped": json.dumps(result.skipped)[:5000]})
     except BaseException as exc:
+        tracker.close()  # earlier seeds finish logging before the job is marked FAILED
         tracker.fail_run(job_id, exc)
         raise
+    tracker.close()
     tracker.end_run(job_id)
     return result
 

@@ -1,7 +1,7 @@
 """MLflow: where runs go, the sweep -> job -> seed run hierarchy, and what each run records.
 
-Sweep and job runs are managed with ``MlflowClient`` (they may span processes); a seed run is the
-one fluent run at a time, so ``log_model`` has an active run to attach the model to.
+All runs are created with ``MlflowClient`` (a sweep's runs may span processes); a seed run's
+logging happens on a writer thread, so it overlaps the next seed's fit.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# As the user (or `mlflow run`) set it, before MLflow's set_experiment writes to it.
+_ENV_EXPERIMENT_ID = os.environ.get("MLFLOW_EXPERIMENT_ID")
 
 # Tag keys users filter on in the MLflow UI and in `search_runs` (documented in the README).
 TAG_LEVEL = "run_level"  # sweep | job | seed
@@ -51,10 +53,10 @@ def setup(uri: str | None, experiment: str) -> str:
 
     uri = uri or default_tracking_uri()
     mlflow.set_tracking_uri(uri)
-    if os.environ.get("MLFLOW_EXPERIMENT_ID"):
+    if _ENV_EXPERIMENT_ID:
         # MLflow's own variable wins, as in MLflow's fluent API. `mlflow run` sets it, so the
         # project run (the sweep run) and its children share one experiment.
-        return os.environ["MLFLOW_EXPERIMENT_ID"]
+        return _ENV_EXPERIMENT_ID
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is not None:
         return exp.experiment_id
@@ -149,8 +151,11 @@ class Tracker:
             import mlflow
 
             self.experiment_id = setup(uri, experiment)
-            # Logged models are created in the fluent API's current experiment.
+            # Logged models are created in the fluent API's current experiment. set_experiment
+            # also exports MLFLOW_EXPERIMENT_ID: leave the environment as the user had it.
             mlflow.set_experiment(experiment_id=self.experiment_id)
+            if _ENV_EXPERIMENT_ID is None:
+                os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
             self.client = mlflow.MlflowClient()
 
     # ------------------------------------------------------------ sweep and job runs (client)
@@ -225,9 +230,6 @@ class Tracker:
 
     # ------------------------------------------------------------ seed runs
 
-    def start_seed_run(self, name: str, tags: dict[str, str], parent_id: str | None) -> str | None:
-        return self.create_run(name, tags, parent_id)
-
     def submit(self, fn: Callable[[], None], run_id: str | None) -> None:
         """Run ``fn`` (the logging of a finished seed) on the writer thread, then close the run.
 
@@ -247,6 +249,15 @@ class Tracker:
             self.end_run(run_id)
 
         self._pending.append(self._writer.submit(task))
+
+    def close(self) -> None:
+        """Wait for pending logging (errors already marked their runs FAILED) and stop the thread."""
+        for f in self._pending:
+            f.exception()
+        self._pending = []
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def drain(self) -> None:
         """Wait for all submitted logging; re-raise the first failure."""
