@@ -80,3 +80,25 @@ def test_claims_are_data_and_unknown_names_are_refused():
     assert set(claims) == {"naive", "smote_ann", "weighted_ann", "brf"}
     with pytest.raises(ConfigError, match="report.claims"):
         load_claims("nonexistent")
+
+
+def test_jobs_sharing_a_label_are_never_pooled():
+    from imbsweep.sweep import distinct_labels
+
+    rows = pd.DataFrame(
+        {
+            "dataset": ["d"] * 4,
+            "stage": ["run"] * 4,
+            "label": ["smote_ann k=5"] * 4,
+            "job_id": ["j1", "j1", "j2", "j2"],
+            "overrides": ["method=smote_ann method.epochs=1"] * 2
+            + ["method=smote_ann method.epochs=3"] * 2,
+        }
+    )
+    labels = distinct_labels(rows)
+    assert (
+        list(labels)
+        == ["smote_ann k=5 [method.epochs=1]"] * 2 + ["smote_ann k=5 [method.epochs=3]"] * 2
+    )
+    single = rows.assign(job_id="j1")
+    assert list(distinct_labels(single)) == ["smote_ann k=5"] * 4

@@ -43,7 +43,8 @@ def train(cfg: DictConfig) -> float:
         sweep_id = sweep.sweep_run_id(
             tracker, sweep_dir, sweep.sweep_name(study), {"optuna_study": study} if study else None
         )
-        result = run_job(c, tracker, sweep_id, ds)
+        job_overrides = " ".join(o for o in hc.overrides.task if not o.startswith("stage="))
+        result = run_job(c, tracker, sweep_id, ds, job_overrides)
     except Exception as exc:
         if not multirun or c.get("stage") == "trial":
             # A single run fails loudly; an Optuna trial's sweeper records the error on the trial.

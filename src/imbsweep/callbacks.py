@@ -30,13 +30,16 @@ class SweepCallback(Callback):
             failed = sweep.failures(sweep_dir)
         else:
             tracker = tracking.Tracker(**tcfg)
-            failed = sweep.finish(
-                tracker,
-                run_file.read_text().strip(),
-                sweep_dir,
-                config.report.claims,
-                config.report.plot,
-            )
+            sweep_id = run_file.read_text().strip()
+            try:
+                failed = sweep.finish(
+                    tracker, sweep_id, sweep_dir, config.report.claims, config.report.plot
+                )
+            except Exception:
+                # Hydra would only warn: close the run as FAILED and exit non-zero instead.
+                log.exception("building the sweep's table failed")
+                tracker.end_run(sweep_id, "FAILED")
+                raise SystemExit(1) from None
         if failed:
             lines = "\n".join(
                 f"  - {f['label']} ({' '.join(f['overrides'])}): {f['error']}" for f in failed

@@ -232,6 +232,9 @@ def check_config(cfg: dict) -> None:
     kind = cfg["dataset"].get("kind")
     if kind not in LOADERS:
         raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
+    from imbsweep.ranges import load_claims
+
+    load_claims(cfg.get("report", {}).get("claims"))  # a typo fails now, not after the sweep
     from imbsweep.datasets import check_dataset
 
     check_dataset(cfg["dataset"])  # names, paths, columns: no loading

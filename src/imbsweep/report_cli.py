@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         help="default: $MLFLOW_TRACKING_URI or the project's sqlite store",
     )
     ap.add_argument(
-        "--claims", default="practical", help="claimed ranges to compare ('none' for none)"
+        "--claims",
+        default=None,
+        help="claimed ranges to compare ('none' for none; default: what the sweep used)",
     )
     ap.add_argument(
         "--out",
@@ -73,7 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     out = Path(args.out) if args.out else Path("reports") / sweep_id
-    claims = None if args.claims in ("none", "") else args.claims
+    claims = args.claims
+    if claims is None:
+        row = sweeps[sweeps["run_id"] == sweep_id]
+        tag = "tags.report_claims"
+        claims = row[tag].iloc[0] if tag in row and len(row) and row[tag].notna().iloc[0] else None
+        claims = claims or "practical"
+    claims = None if claims in ("none", "") else claims
     files = sweep.report(
         rows, out, claims, not args.no_plot, title=f"Ranges over seeds, sweep {sweep_id}"
     )

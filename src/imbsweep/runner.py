@@ -88,8 +88,12 @@ def run_job(
     tracker: tracking.Tracker,
     sweep_run_id: str | None = None,
     dataset: Dataset | None = None,
+    overrides: str = "",
 ) -> JobResult:
-    """Evaluate one config over its seeds. ``cfg`` is the resolved config as a plain dict."""
+    """Evaluate one config over its seeds. ``cfg`` is the resolved config as a plain dict.
+
+    ``overrides`` (the job's Hydra overrides) tells apart jobs whose labels coincide.
+    """
     check_config(cfg)
     seeds = resolve_seeds(cfg["seeds"])
     ds = dataset if dataset is not None else load_dataset(cfg["dataset"])
@@ -102,6 +106,7 @@ def run_job(
         tracking.TAG_DATASET: ds.name,
         tracking.TAG_STAGE: stage,
         tracking.TAG_LABEL: label,
+        tracking.TAG_OVERRIDES: overrides[:5000],
     }
     if sweep_run_id:
         tags[tracking.TAG_SWEEP] = sweep_run_id

@@ -132,12 +132,37 @@ def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.Data
             "dataset": runs[f"tags.{tracking.TAG_DATASET}"],
             "stage": runs.get(f"tags.{tracking.TAG_STAGE}", "run"),
             "seed": runs[f"tags.{tracking.TAG_SEED}"].astype(int),
+            "job_id": runs["tags.mlflow.parentRunId"],
+            "overrides": runs.get(f"tags.{tracking.TAG_OVERRIDES}", ""),
         }
     )
     for col in runs.columns:
         if col.startswith("metrics."):
             out[col[len("metrics.") :]] = runs[col]
+    out["label"] = distinct_labels(out)
     return out.reset_index(drop=True)
+
+
+def distinct_labels(rows: pd.DataFrame) -> pd.Series:
+    """Run labels, extended where different jobs share one (e.g. a sweep over method.epochs).
+
+    A label names the method and its main settings; when two jobs of a sweep differ only in
+    other keys, the overrides that differ are appended so their seeds are never pooled.
+    """
+    labels = rows["label"].copy()
+    keys = [k for k in ("dataset", "stage", "label") if k in rows]
+    for _, g in rows.groupby(keys, sort=False):
+        if g["job_id"].nunique() < 2:
+            continue
+        per_job = {
+            j: set(str(o).split())
+            for j, o in zip(g["job_id"], g["overrides"].fillna(""), strict=True)
+        }
+        common = set.intersection(*per_job.values())
+        for job, ovr in per_job.items():
+            extra = " ".join(sorted(ovr - common)) or job[:8]
+            labels[g.index[g["job_id"] == job]] = f"{g['label'].iloc[0]} [{extra}]"
+    return labels
 
 
 def report(
@@ -196,6 +221,8 @@ def finish(
     failed = failures(sweep_dir)
     if not (tracker.enabled and sweep_id):
         return failed
+    # What the table compared against, so `imbsweep-report` rebuilds the same table.
+    tracker.set_tags(sweep_id, {"report_claims": claims or "none"})
     rows = seed_rows(sweep_id, [tracker.experiment_id])
     if rows.empty:
         log.warning("no finished seed runs in sweep %s: no table", sweep_id)

@@ -36,6 +36,7 @@ TAG_SEED = "seed"
 TAG_STAGE = "stage"
 TAG_COMMIT = "git_commit"
 TAG_LABEL = "label"
+TAG_OVERRIDES = "overrides"
 
 
 def default_tracking_uri() -> str:
