@@ -252,7 +252,7 @@ class Tracker:
         self._pending.append(self._writer.submit(task))
 
     def close(self) -> None:
-        """Wait for pending logging (errors already marked their runs FAILED) and stop the thread."""
+        """Wait for pending logging (failures already marked their runs) and stop the thread."""
         for f in self._pending:
             f.exception()
         self._pending = []
