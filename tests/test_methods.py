@@ -77,3 +77,24 @@ def test_split_can_vary_with_seed_and_stratify():
     a, b = (split_dataset(ds, cfg["split"], s) for s in (1, 2))
     assert not np.array_equal(a.test, b.test)
     assert ds.y[a.test].mean() == pytest.approx(ds.y.mean(), abs=0.002)
+
+
+def test_tuned_threshold_is_chosen_and_scored_on_different_validation_rows():
+    from imbsweep.data import halve
+
+    cfg = compose_cfg(["split.validation_size=0.3", *SMALL])
+    ds = load_dataset(cfg["dataset"])
+    split = split_dataset(ds, cfg["split"], seed=0)
+    a, b = halve(ds, split.validation, seed=0)
+    assert set(a).isdisjoint(b) and set(a) | set(b) == set(split.validation)
+    assert ds.y[a].sum() >= 1 and ds.y[b].sum() >= 1
+    assert set(a).isdisjoint(split.test) and set(b).isdisjoint(split.test)
+
+
+def test_tuning_refuses_a_split_that_varies_with_the_seed():
+    from imbsweep.config import check_config
+    from imbsweep.errors import ConfigError
+
+    cfg = compose_cfg(["stage=trial", "split.validation_size=0.2", "split.vary_with_seed=true"])
+    with pytest.raises(ConfigError, match="split.vary_with_seed"):
+        check_config(cfg)

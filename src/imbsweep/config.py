@@ -216,6 +216,14 @@ def check_config(cfg: dict) -> None:
         raise ConfigError("objective.metric", obj["metric"], f"one of {list(METRICS)}")
     if obj["statistic"] not in STATISTICS:
         raise ConfigError("objective.statistic", obj["statistic"], f"one of {list(STATISTICS)}")
+    if cfg.get("stage") == "trial" and sp.get("vary_with_seed"):
+        raise ConfigError(
+            "split.vary_with_seed",
+            True,
+            "false when tuning",
+            "with a split per seed, one seed's validation rows are another seed's test rows, so "
+            "the tuned settings would have seen test rows of the final table",
+        )
     if cfg.get("stage") == "trial" and float(sp["validation_size"]) <= 0:
         raise ConfigError(
             "split.validation_size",

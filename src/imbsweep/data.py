@@ -135,6 +135,14 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
     return Split(train=train, test=test, validation=validation)
 
 
+def halve(ds: Dataset, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two stratified halves of ``rows``; both halves are ``rows`` if it has < 2 minority rows."""
+    if ds.y[rows].sum() < 2:
+        log.warning("validation split has < 2 minority rows: threshold chosen and scored on it")
+        return rows, rows
+    return _split(rows, ds.y[rows], 0.5, seed, True, "validation")
+
+
 def _split(idx, y, size, rs, stratify, part, min_a=1):
     """Split ``idx`` into (a, b) with >= 1 minority row in b and >= ``min_a`` in a."""
     n_min = int(y.sum())

@@ -18,7 +18,7 @@ import numpy as np
 
 from imbsweep import tracking
 from imbsweep.config import check_config, method_label, resolve_seeds
-from imbsweep.data import Dataset, load_dataset, split_dataset
+from imbsweep.data import Dataset, halve, load_dataset, split_dataset
 from imbsweep.evaluation import METRICS, confusion, evaluate, report_dict, report_text
 from imbsweep.methods import SkipMethod, check_method_data, fit_method, method_keys
 
@@ -179,20 +179,25 @@ def run_seed(
     Returns the metrics and a function that logs everything about this seed to its run.
     """
     split = split_dataset(ds, cfg["split"], seed)
+    thr_rows = score_rows = split.validation
+    if cfg["method"].get("threshold") == "tuned" and split.validation is not None:
+        # A threshold scored on the rows it was chosen on looks better than it is, and a tuning
+        # objective would inherit that: choose it on one half, score on the other.
+        thr_rows, score_rows = halve(ds, split.validation, seed)
     fitted = fit_method(
         cfg["method"],
         ds,
         split.train,
         seed,
         standardize=bool(cfg["dataset"].get("standardize", False)),
-        validation=split.validation,  # used only to tune method.threshold=tuned
+        validation=thr_rows,  # used only to tune method.threshold=tuned
     )
     X_test, y_test = ds.X.iloc[split.test], ds.y[split.test]
     score = fitted.score(X_test)
     y_pred = (score > fitted.threshold).astype(np.int64)
     metrics = evaluate(y_test, y_pred, score)
-    if split.validation is not None:
-        Xv, yv = ds.X.iloc[split.validation], ds.y[split.validation]
+    if score_rows is not None:
+        Xv, yv = ds.X.iloc[score_rows], ds.y[score_rows]
         sv = fitted.score(Xv)
         vm = evaluate(yv, (sv > fitted.threshold).astype(np.int64), sv)
         metrics.update({f"val_{k}": v for k, v in vm.items()})
