@@ -156,3 +156,24 @@ def test_seeds_cannot_be_tuned(tmp_path):
     p = run_cli([*tune_args(tmp_path, 2), "seeds=int(interval(1, 5))"], tmp_path, uri)
     assert p.returncode != 0 and "seeds: not a tunable parameter" in p.stderr
     assert not (tmp_path / "optuna.db").exists()
+
+
+@pytest.mark.slow
+def test_an_aborted_study_still_closes_its_mlflow_run(tmp_path):
+    # sampling_strategy=0.01 is valid but SMOTE cannot reach it here: every trial fails, and the
+    # default max_failure_rate=0 aborts the study after the first batch.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [
+        a.replace("tune_brf", "tune_smote_ann")
+        for a in tune_args(tmp_path, 2)
+        if not a.startswith("method.n_estimators")
+    ]
+    p = run_cli([*args, "method.sampling_strategy=0.01"], tmp_path, uri)
+    assert p.returncode != 0 and "max_failure_rate" in p.stderr
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert {r.data.tags["run_level"]: r.info.status for r in runs} == {
+        "sweep": "FAILED",
+        "job": "FAILED",
+        "seed": "FAILED",
+    }

@@ -21,6 +21,7 @@ module keeps its top-level imports light and imports Optuna only inside the swee
 
 # No `from __future__ import annotations` here: Hydra's plugin scanner executes this module
 # before putting it in sys.modules, and dataclasses then fail on string annotations.
+import contextlib
 import logging
 import math
 import os
@@ -748,6 +749,31 @@ class OptunaSweeper(Sweeper):
     # --------------------------------------------------------------------- sweep
 
     def sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
+        """Run the study (see ``_sweep``); if it aborts, still end the sweep for the callbacks."""
+        try:
+            return self._sweep(arguments)
+        except Exception as exc:
+            self._end_aborted_sweep(exc)
+            raise
+
+    def _end_aborted_sweep(self, exc: Exception) -> None:
+        """Hydra skips ``on_multirun_end`` when a sweeper raises; imbsweep's callback then never
+        closes its MLflow sweep run. Record the abort and give the callbacks their end hook.
+        """
+        assert self.config is not None
+        sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
+        if not (sweep_dir / ".imbsweep_sweep_run").exists():
+            return  # nothing was opened (e.g. a bad search space): nothing to close
+        from hydra._internal.callbacks import Callbacks
+
+        from imbsweep.sweep import record_failure
+
+        record_failure(sweep_dir, f"optuna study {self.study_name}", [], exc)
+        # The callback exits non-zero on failures; the study's own error is raised instead.
+        with contextlib.suppress(SystemExit):
+            Callbacks(self.config).on_multirun_end(config=self.config)
+
+    def _sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
         """Run the study; see the module docstring.
 
         Parameters
