@@ -109,7 +109,7 @@ class FinalizeConf:
     """The last batch run after the study: best parameters and defaults, side by side.
 
     ``enabled``: true runs it, false never does, null runs it only if ``overrides`` is set.
-    ``overrides``: extra overrides for both final jobs (e.g. ``[eval.split=test]``).
+    ``overrides``: extra overrides for both final jobs (e.g. ``["seeds=10"]``).
     """
 
     enabled: bool | None = True
