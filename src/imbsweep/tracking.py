@@ -13,6 +13,7 @@ import os
 import subprocess
 import tempfile
 import traceback
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib.metadata import version
@@ -124,6 +125,8 @@ class _PickleNotice(logging.Filter):
 
 
 logging.getLogger("mlflow.sklearn").addFilter(_PickleNotice())
+# Models carry a signature; an input example would cost a serving check per seed run.
+warnings.filterwarnings("ignore", message=".*An input example was not provided.*")
 
 
 def _str_params(params: dict[str, Any]) -> dict[str, str]:
