@@ -511,3 +511,59 @@ def test_summary_rejects_bad_input():
         cross_dataset_summary(pd.concat([rows, rows]), "f1")
     with pytest.raises(ValueError, match="tie='x'"):
         cross_dataset_summary(rows, "f1", tie="x")
+
+
+@pytest.mark.parametrize("method", ["naive", "smote_ann", "weighted_ann", "brf", "rus_rf"])
+def test_tiny_minority_runs_every_method_end_to_end(store, method):
+    """lymphography has 4 minority rows: 3 for training, 1 for testing at test_size=0.2."""
+    from conftest import compose_cfg
+
+    from imbsweep import tracking
+    from imbsweep.runner import run_job
+
+    cfg = compose_cfg(
+        [
+            f"method={method}",
+            "dataset=keel",
+            "dataset.name=lymphography",
+            "seeds=2",
+            "split.stratify=true",
+        ]
+    )
+    result = run_job(cfg, tracking.Tracker())
+    assert len(result.metrics) + len(result.skipped) == 2
+    for m in result.metrics:
+        assert m["train_class1"] >= 1 and m["test_class1"] >= 1
+        if method == "smote_ann":  # k reduced to what 3 training minority rows allow
+            assert m["k_used"] == 2 and m["resampled_class1"] == m["resampled_class0"]
+    import mlflow
+
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+def test_a_method_that_cannot_apply_is_skipped_with_the_reason(store):
+    """1 training minority row: SMOTE cannot interpolate; the seed is skipped, not failed."""
+    from conftest import compose_cfg
+
+    from imbsweep import tracking
+    from imbsweep.runner import run_job
+
+    cfg = compose_cfg(
+        [
+            "method=smote_ann",
+            "dataset=keel",
+            "dataset.name=lymphography",
+            "seeds=1",
+            "split.stratify=true",
+            "split.test_size=0.75",
+        ]
+    )
+    result = run_job(cfg, tracking.Tracker())
+    assert result.metrics == [] and "minority row" in result.skipped[0]
+    import mlflow
+
+    (seed_run,) = mlflow.search_runs(
+        search_all_experiments=True, filter_string="tags.run_level = 'seed'", output_format="list"
+    )
+    assert seed_run.info.status == "FINISHED" and "minority row" in seed_run.data.tags["skipped"]
