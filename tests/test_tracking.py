@@ -41,6 +41,7 @@ def test_job_logs_runs_params_metrics_artifacts(store, tmp_path):
         vals = [r[m] for r in result.metrics]
         assert job.data.metrics[f"{m}_mean"] == pytest.approx(np.mean(vals))
         assert job.data.metrics[f"{m}_max"] == pytest.approx(max(vals))
+        assert job.data.metrics[f"{m}_std"] == pytest.approx(np.std(vals, ddof=1))
 
     seeds = children(job.info.run_id)
     assert [r.info.run_name for r in seeds] == ["brf trees=10 seed=3", "brf trees=10 seed=4"]

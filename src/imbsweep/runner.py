@@ -70,14 +70,14 @@ def data_params(ds: Dataset) -> dict[str, Any]:
 
 
 def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
-    """mean / std / min / max of every metric across seeds (population std, as numpy)."""
+    """mean / std / min / max of every metric across seeds (sample std, as the ranges table)."""
     out: dict[str, float] = {}
     if not metrics:
         return out
     for key in metrics[0]:
         vals = np.array([m[key] for m in metrics if key in m], dtype=float)
         out[f"{key}_mean"] = float(vals.mean())
-        out[f"{key}_std"] = float(vals.std())
+        out[f"{key}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
         out[f"{key}_min"] = float(vals.min())
         out[f"{key}_max"] = float(vals.max())
     return out
