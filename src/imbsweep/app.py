@@ -15,10 +15,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from imbsweep import sweep, tracking
-from imbsweep.config import check_config, method_label
-from imbsweep.data import load_dataset
-from imbsweep.methods import check_method_data
-from imbsweep.runner import run_job
+from imbsweep.config import method_label
+from imbsweep.runner import prepare, run_job
 
 log = logging.getLogger("imbsweep")
 
@@ -31,9 +29,7 @@ def train(cfg: DictConfig) -> float:
     sweep_dir = Path(hc.sweep.dir if multirun else hc.runtime.output_dir).resolve()
     try:
         # Checks and data loading come first: bad input never opens a run.
-        check_config(c)
-        ds = load_dataset(c["dataset"])
-        check_method_data(c["method"], ds)  # pairings that need the data (SMOTE-NC)
+        ds = prepare(c)
         # Under the sweep lock: parallel workers must not race to create a fresh sqlite store.
         with sweep.locked(sweep_dir):
             tracker = tracking.Tracker(**c["tracking"])

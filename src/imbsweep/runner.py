@@ -83,6 +83,14 @@ def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
+def prepare(cfg: dict) -> Dataset:
+    """Every check, then the data: what must pass before any MLflow run opens."""
+    check_config(cfg)
+    ds = load_dataset(cfg["dataset"])
+    check_method_data(cfg["method"], ds)  # pairings that need the data (SMOTE-NC)
+    return ds
+
+
 def run_job(
     cfg: dict,
     tracker: tracking.Tracker,
@@ -92,13 +100,12 @@ def run_job(
 ) -> JobResult:
     """Evaluate one config over its seeds. ``cfg`` is the resolved config as a plain dict.
 
+    ``dataset``: the data if the caller already ran :func:`prepare`; else it is done here.
     ``overrides`` (the job's Hydra overrides) tells apart jobs whose labels coincide.
     """
-    check_config(cfg)
+    ds = dataset if dataset is not None else prepare(cfg)
     seeds = resolve_seeds(cfg["seeds"])
-    ds = dataset if dataset is not None else load_dataset(cfg["dataset"])
     mcfg = cfg["method"]
-    check_method_data(mcfg, ds)  # pairings that need the data (SMOTE-NC), before any run opens
     label = method_label(mcfg)
     stage = cfg.get("stage", "run")
     tags = {
