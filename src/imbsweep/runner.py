@@ -100,10 +100,16 @@ def run_job(
 ) -> JobResult:
     """Evaluate one config over its seeds. ``cfg`` is the resolved config as a plain dict.
 
-    ``dataset``: the data if the caller already ran :func:`prepare`; else it is done here.
+    ``dataset``: data the caller already loaded (e.g. with :func:`prepare`); else
+    :func:`prepare` runs here. Either way the data-dependent pairing checks run before any run
+    opens (they are in-memory and cheap).
     ``overrides`` (the job's Hydra overrides) tells apart jobs whose labels coincide.
     """
-    ds = dataset if dataset is not None else prepare(cfg)
+    if dataset is None:
+        ds = prepare(cfg)
+    else:
+        ds = dataset
+        check_method_data(cfg["method"], ds)
     seeds = resolve_seeds(cfg["seeds"])
     mcfg = cfg["method"]
     label = method_label(mcfg)
