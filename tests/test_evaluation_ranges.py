@@ -83,7 +83,7 @@ def test_claims_are_data_and_unknown_names_are_refused():
 
 
 def test_jobs_sharing_a_label_are_never_pooled():
-    from imbsweep.sweep import distinct_labels
+    from imbsweep.report import distinct_labels
 
     rows = pd.DataFrame(
         {

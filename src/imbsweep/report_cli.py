@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from imbsweep import sweep, tracking
+from imbsweep import report, tracking
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         sweep_id = sweeps.iloc[0]["run_id"]
-    rows = sweep.seed_rows(sweep_id, [exp.experiment_id])
+    rows = report.seed_rows(sweep_id, [exp.experiment_id])
     if rows.empty:
         print(
             f"imbsweep-report: sweep {sweep_id} has no finished seed runs "
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         claims = row[tag].iloc[0] if tag in row and len(row) and row[tag].notna().iloc[0] else None
         claims = claims or "practical"
     claims = None if claims in ("none", "") else claims
-    files = sweep.report(
+    files = report.report(
         rows, out, claims, not args.no_plot, title=f"Ranges over seeds, sweep {sweep_id}"
     )
     print(f"written: {', '.join(str(p) for p in files.values())}")
