@@ -1,4 +1,8 @@
-"""Entry point: ``imbsweep [overrides]``. Composes the config and runs one job per sweep point."""
+"""Entry point: ``imbsweep [overrides]``. Composes the config; the sweeper and launcher run it.
+
+``train`` is Hydra's task function. Under imbsweep's sweeper (the default) each call is one unit,
+one seed of one config; under the Optuna sweeper each call is one trial, a config over its seeds.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,12 @@ def train(cfg: DictConfig) -> float:
     """Run one job and return the objective a sweeper optimises (NaN if the job failed)."""
     c = OmegaConf.to_container(cfg, resolve=True)
     hc = HydraConfig.get()
+    if c.get("unit", {}).get("seed") is not None:
+        # One seed of one job, launched by the sweep driver (hydra/sweeper=imbsweep).
+        from imbsweep.runner import run_unit
+
+        ovr = " ".join(o for o in hc.overrides.task if not o.startswith(("unit.", "stage=")))
+        return run_unit(c, ovr)
     multirun = hc.mode == RunMode.MULTIRUN
     sweep_dir = Path(hc.sweep.dir if multirun else hc.runtime.output_dir).resolve()
     try:

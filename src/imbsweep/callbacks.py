@@ -15,14 +15,25 @@ from imbsweep import sweep, tracking
 log = logging.getLogger("imbsweep")
 
 
+def _driven(config: DictConfig) -> bool:
+    # imbsweep's own sweeper owns its sweep run (imbsweep.driver); this callback serves the
+    # sweepers that run whole jobs (the Optuna sweeper).
+    target = str(config.hydra.sweeper.get("_target_", ""))
+    return target.endswith("imbsweep_plugins.sweeper.ImbsweepSweeper")
+
+
 class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if _driven(config):
+            return
         tcfg = OmegaConf.to_container(config.tracking, resolve=True)
         # The tracker is only built to adopt `mlflow run`'s run; nothing else is written here.
         tracker = tracking.Tracker(**tcfg) if "MLFLOW_RUN_ID" in os.environ else None
         sweep.start(Path(config.hydra.sweep.dir).resolve(), tracker)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if _driven(config):
+            return
         sweep_dir = Path(config.hydra.sweep.dir).resolve()
         run_file = sweep_dir / sweep.RUN_ID_FILE
         tcfg = OmegaConf.to_container(config.tracking, resolve=True)

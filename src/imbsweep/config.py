@@ -90,6 +90,16 @@ class TuningConf:
 
 
 @dataclass
+class UnitConf:
+    """Set by the sweep driver on each unit (one seed of one job) it launches; null otherwise."""
+
+    seed: Optional[int] = None  # noqa: UP045
+    job_key: Optional[str] = None  # noqa: UP045
+    sweep_id: Optional[str] = None  # noqa: UP045
+    job_run_id: Optional[str] = None  # noqa: UP045
+
+
+@dataclass
 class Config:
     dataset: Any = MISSING
     method: MethodConf = field(default_factory=MethodConf)
@@ -100,6 +110,9 @@ class Config:
     tracking: TrackingConf = field(default_factory=TrackingConf)
     report: ReportConf = field(default_factory=ReportConf)
     tuning: TuningConf = field(default_factory=TuningConf)
+    # false: never resume an earlier run of the same sweep, start a fresh sweep run.
+    resume: bool = True
+    unit: UnitConf = field(default_factory=UnitConf)
 
 
 ConfigStore.instance().store(name="imbsweep_schema", node=Config)

@@ -7,7 +7,9 @@ the positive (minority) class. Loaders are registered by the config's ``dataset.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,10 +45,14 @@ class Dataset:
 
     def digest(self) -> str:
         """Content hash of features and labels: the same data gives the same digest anywhere."""
-        h = hashlib.sha256()
-        h.update(pd.util.hash_pandas_object(self.X, index=False).values.tobytes())
-        h.update(np.ascontiguousarray(self.y).tobytes())
-        return h.hexdigest()[:16]
+        cached = self.__dict__.get("_digest")
+        if cached is None:
+            h = hashlib.sha256()
+            h.update(pd.util.hash_pandas_object(self.X, index=False).values.tobytes())
+            h.update(np.ascontiguousarray(self.y).tobytes())
+            cached = h.hexdigest()[:16]
+            object.__setattr__(self, "_digest", cached)  # frozen: computed once per dataset
+        return cached
 
 
 @dataclass(frozen=True)
@@ -71,13 +77,35 @@ def register(kind: str) -> Callable[[Loader], Loader]:
 
 
 def load_dataset(cfg: dict) -> Dataset:
-    """Load the dataset described by a resolved ``dataset`` config node."""
+    """Load the dataset described by a resolved ``dataset`` config node.
+
+    A process keeps its last few datasets: a sweep's driver checks the data once and a warm
+    worker runs many seeds and methods on it, so each file is read once per process. A file
+    that changed on disk (size or modification time) is read again.
+    """
     kind = cfg.get("kind")
     if kind not in LOADERS:
         raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
-    ds = LOADERS[kind](cfg)
-    check_binary(ds)
+    key = json.dumps(cfg, sort_keys=True, default=str)
+    path = cfg.get("path")
+    if path:
+        try:
+            st = os.stat(path)
+            key += f"|{st.st_size}|{st.st_mtime_ns}"
+        except OSError:
+            pass  # the loader reports a missing file with the fix
+    ds = _CACHE.get(key)
+    if ds is None:
+        ds = LOADERS[kind](cfg)
+        check_binary(ds)
+        _CACHE[key] = ds
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
     return ds
+
+
+_CACHE: dict[str, Dataset] = {}
+_CACHE_SIZE = 4
 
 
 def check_binary(ds: Dataset) -> None:

@@ -12,3 +12,7 @@ class ConfigError(ValueError):
         if detail:
             msg += f" ({detail})"
         super().__init__(msg)
+
+
+class SweepInputError(ValueError):
+    """Bad input found while planning a sweep (each distinct problem once, with its jobs)."""

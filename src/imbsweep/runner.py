@@ -6,6 +6,7 @@ the method pairing.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -47,10 +48,15 @@ class JobResult:
         return float(vals.mean())
 
 
+# Config keys that say how a run is bookkept, not what it computes: never logged as params.
+BOOKKEEPING_KEYS = ("tracking", "unit", "resume")
+
+
 def job_params(cfg: dict) -> dict[str, Any]:
     """The resolved config, flattened, with only the method keys this method reads."""
     keys = method_keys(cfg["method"])
-    params = tracking.flatten({k: v for k, v in cfg.items() if k not in ("method", "tracking")})
+    skip = ("method", *BOOKKEEPING_KEYS)
+    params = tracking.flatten({k: v for k, v in cfg.items() if k not in skip})
     params.update({f"method.{k}": cfg["method"][k] for k in keys if k in cfg["method"]})
     return params
 
@@ -177,6 +183,74 @@ def run_job(
     tracker.close()
     tracker.end_run(job_id)
     return result
+
+
+def job_tags(cfg: dict, ds: Dataset, overrides: str, sweep_run_id: str | None) -> dict[str, str]:
+    """Tags shared by a job run and its seed runs."""
+    mcfg = cfg["method"]
+    tags = {
+        tracking.TAG_METHOD: mcfg["name"],
+        tracking.TAG_DATASET: ds.name,
+        tracking.TAG_STAGE: cfg.get("stage", "run"),
+        tracking.TAG_LABEL: method_label(mcfg),
+        tracking.TAG_OVERRIDES: overrides[:5000],
+    }
+    if sweep_run_id:
+        tags[tracking.TAG_SWEEP] = sweep_run_id
+    return tags
+
+
+@functools.cache
+def _tracker(settings: str) -> tracking.Tracker:
+    # One per worker process and store: set-up (store checks, experiment lookup) happens once.
+    return tracking.Tracker(**json.loads(settings))
+
+
+def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
+    """One unit of a sweep: one seed of one config, a seed run under the job run in ``cfg.unit``.
+
+    The sweep driver created the job run and checked config and data; this runs in whichever
+    process the launcher chose. Returns what the driver needs (status, run id, metrics). A
+    failure marks the seed run FAILED (``error`` tag, ``error.txt``) and is raised again, so the
+    launcher reports it to the driver.
+    """
+    unit = cfg["unit"]
+    seed = int(unit["seed"])
+    ds = load_dataset(cfg["dataset"])
+    check_method_data(cfg["method"], ds)
+    tracker = _tracker(json.dumps(cfg["tracking"], sort_keys=True))
+    tags = job_tags(cfg, ds, overrides, unit.get("sweep_id"))
+    tags.update({tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)})
+    if unit.get("job_key"):
+        tags[tracking.TAG_JOB_KEY] = unit["job_key"]
+    name = f"{method_label(cfg['method'])} seed={seed}"
+    run_id = tracker.create_run(name, tags, unit.get("job_run_id"))
+    params = {**job_params(cfg), **data_params(ds), "seed": seed}
+    try:
+        metrics, log_all = run_seed(cfg, ds, seed, tracker, run_id, params)
+    except SkipMethod as exc:
+        log.warning("%s: skipped (%s)", name, exc)
+        tracker.set_tags(run_id, {"skipped": str(exc)})
+        tracker.end_run(run_id)
+        return {"status": "skipped", "run_id": run_id, "seed": seed, "reason": str(exc)}
+    except BaseException as exc:
+        tracker.fail_run(run_id, exc)
+        raise
+    try:
+        if run_id:
+            log_all()
+    except BaseException as exc:
+        tracker.fail_run(run_id, exc)
+        raise
+    if run_id and tracker.client.get_run(run_id).info.status != "RUNNING":
+        # A resuming driver closed this run while an orphaned worker (of a killed driver) was
+        # still finishing it; the resumed sweep runs the unit again, so this one stays closed.
+        log.warning(
+            "%s: run %s was closed by a resumed sweep; not marking it finished", name, run_id
+        )
+        return {"status": "superseded", "run_id": run_id, "seed": seed}
+    tracker.end_run(run_id)
+    return {"status": "finished", "run_id": run_id, "seed": seed, "metrics": metrics}
 
 
 def run_seed(

@@ -110,12 +110,14 @@ def finish(
     sweep_dir: Path,
     claims: str | None,
     do_plot: bool = True,
+    failed: list[dict] | None = None,
 ) -> list[dict]:
     """Build the sweep's table from MLflow, log it on the sweep run, close the run.
 
-    Returns the recorded job failures (the caller decides how to exit).
+    ``failed``: the failures the driver collected (default: those recorded in ``sweep_dir``
+    by jobs of an Optuna study). Returns them (the caller decides how to exit).
     """
-    failed = failures(sweep_dir)
+    failed = failures(sweep_dir) if failed is None else failed
     if not (tracker.enabled and sweep_id):
         return failed
     # What the table compared against, so `imbsweep-report` rebuilds the same table.

@@ -6,16 +6,20 @@ logging happens on a writer thread, so it overlaps the next seed's fit.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import tempfile
+import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -38,11 +42,99 @@ TAG_STAGE = "stage"
 TAG_COMMIT = "git_commit"
 TAG_LABEL = "label"
 TAG_OVERRIDES = "overrides"
+# What determines a job's results (config without bookkeeping keys + data digest), hashed:
+# a resumed sweep finds its finished seed runs by (job_key, seed).
+TAG_JOB_KEY = "job_key"
 
 
 def default_tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI`` if set, else a sqlite file at the project root (absolute)."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for servers and other databases)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///") :].split("?", 1)[0])
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock across processes on this machine (released if the holder dies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Serialise work on a sqlite store across processes: a lock file beside the database.
+
+    For other stores (a tracking server, PostgreSQL) it does nothing: they handle concurrency.
+    """
+    db = sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    with file_lock(db.with_name(db.name + ".lock")):
+        yield
+
+
+def open_store(uri: str) -> None:
+    """Create (or migrate) the tracking store once, safely when many processes start at once.
+
+    Several processes creating one fresh sqlite store race on its schema migration and can
+    corrupt it (FACTS.md), so creation runs under the store's lock. WAL journaling lets readers
+    and the writer work at the same time instead of failing with "database is locked".
+    """
+    db = sqlite_path(uri)
+    if db is None:
+        return
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    with store_lock(uri):
+        _get_store(uri)  # MLflow creates or verifies the schema here (cached per process)
+        with sqlite3.connect(db, timeout=60) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+
+
+def _locked_error(exc: BaseException) -> bool:
+    return "database is locked" in str(exc) or "database table is locked" in str(exc)
+
+
+class RetryingClient:
+    """``MlflowClient`` whose calls retry while a sqlite store says "database is locked".
+
+    MLflow waits up to 20 s per statement; under many writers that can still run out, and a
+    sweep must not lose a run for it. Other errors pass through at once.
+    """
+
+    def __init__(self, client: Any, attempts: int = 8):
+        self._client = client
+        self._attempts = attempts
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for i in range(self._attempts):
+                try:
+                    return attr(*args, **kwargs)
+                except Exception as exc:
+                    if not _locked_error(exc) or i == self._attempts - 1:
+                        raise
+                    log.warning("tracking store busy (%s): retrying %s", exc, name)
+                    time.sleep(min(0.5 * 2**i, 10))
+            raise AssertionError("unreachable")
+
+        return call
 
 
 def setup(uri: str | None, experiment: str) -> str:
@@ -54,6 +146,7 @@ def setup(uri: str | None, experiment: str) -> str:
     import mlflow
 
     uri = uri or default_tracking_uri()
+    open_store(uri)
     mlflow.set_tracking_uri(uri)
     if _ENV_EXPERIMENT_ID:
         # MLflow's own variable wins, as in MLflow's fluent API. `mlflow run` sets it, so the
@@ -67,8 +160,12 @@ def setup(uri: str | None, experiment: str) -> str:
         db = Path(uri[len("sqlite:///") :])
         location = (db.parent / "mlartifacts" / experiment).as_uri()
     try:
-        return mlflow.create_experiment(experiment, artifact_location=location)
-    except Exception:  # another process created it first
+        with store_lock(uri):
+            exp = mlflow.get_experiment_by_name(experiment)
+            if exp is not None:
+                return exp.experiment_id
+            return mlflow.create_experiment(experiment, artifact_location=location)
+    except Exception:  # another process (on another machine) created it first
         exp = mlflow.get_experiment_by_name(experiment)
         if exp is None:
             raise
@@ -149,18 +246,19 @@ class Tracker:
         self.enabled = enabled
         self.log_models = log_models and enabled
         self.experiment_id: str | None = None
+        self.uri = uri or default_tracking_uri()
         self._writer: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
         if enabled:
             import mlflow
 
-            self.experiment_id = setup(uri, experiment)
+            self.experiment_id = setup(self.uri, experiment)
             # Logged models are created in the fluent API's current experiment. set_experiment
             # also exports MLFLOW_EXPERIMENT_ID: leave the environment as the user had it.
             mlflow.set_experiment(experiment_id=self.experiment_id)
             if _ENV_EXPERIMENT_ID is None:
                 os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
-            self.client = mlflow.MlflowClient()
+            self.client = RetryingClient(mlflow.MlflowClient())
 
     # ------------------------------------------------------------ sweep and job runs (client)
 
@@ -187,8 +285,6 @@ class Tracker:
 
     def log_metrics(self, run_id: str | None, metrics: dict[str, float]) -> None:
         if self.enabled and run_id:
-            import time
-
             from mlflow.entities import Metric
 
             ts = int(time.time() * 1000)
@@ -215,9 +311,10 @@ class Tracker:
             self.client.log_inputs(run_id, datasets=[dataset_input_entity(ds)])
 
     def set_tags(self, run_id: str | None, tags: dict[str, str]) -> None:
-        if self.enabled and run_id:
-            for k, v in tags.items():
-                self.client.set_tag(run_id, k, str(v))
+        if self.enabled and run_id and tags:
+            from mlflow.entities import RunTag
+
+            self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:8000]) for k, v in tags.items()])
 
     def end_run(self, run_id: str | None, status: str = "FINISHED") -> None:
         if self.enabled and run_id:

@@ -1,0 +1,279 @@
+"""``hydra/launcher=dask``: run a sweep's jobs on Dask distributed workers.
+
+With no ``address`` it starts a local cluster, one single-threaded worker process per usable
+core, that lives as long as the sweep; its workers stay warm between jobs (imports, loaded data).
+With ``address=tcp://host:8786`` it sends the jobs to a running cluster (``dask scheduler`` and
+``dask worker`` processes on any machines that can import the app and read its config files).
+A single job, or ``n_workers=1``, runs in this process: nothing is started for it.
+
+Jobs are submitted in the order given, highest priority first, so a caller that sorts the
+longest jobs first keeps every worker busy to the end. One progress line reports jobs done,
+failures, elapsed time and an estimate of what remains. Dask is imported only when used.
+"""
+
+# No `from __future__ import annotations`: Hydra's plugin scanner runs this module before it
+# is in sys.modules, and dataclasses then fail on string annotations.
+import atexit
+import logging
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DaskLauncherConf:
+    _target_: str = "hydra_plugins.imbsweep_plugins.dask_launcher.DaskLauncher"
+    # A running scheduler, e.g. tcp://10.0.0.5:8786; null starts a local cluster.
+    address: Optional[str] = None  # noqa: UP045
+    # Local cluster: worker processes (null: every core this process may use).
+    n_workers: Optional[int] = None  # noqa: UP045
+    # Modules a local worker imports when it starts, while the driver is still planning.
+    preload: list[str] = field(default_factory=list)
+    # Seconds between progress lines (one is always printed at the end).
+    progress_every: float = 10.0
+
+
+ConfigStore.instance().store(
+    group="hydra/launcher", name="dask", node=DaskLauncherConf, provider="imbsweep"
+)
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _fmt(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class Progress:
+    """``[12/40 jobs] 0 failed, 35 s elapsed, about 1 min 20 s left`` every few seconds."""
+
+    def __init__(self, total: int, every: float):
+        self.total, self.every = total, every
+        self.done = self.failed = 0
+        self.t0 = self._last = time.perf_counter()
+
+    def update(self, ret: JobReturn) -> None:
+        self.done += 1
+        self.failed += ret.status != JobStatus.COMPLETED
+        now = time.perf_counter()
+        if now - self._last < self.every and self.done < self.total:
+            return
+        self._last = now
+        elapsed = now - self.t0
+        left = elapsed / self.done * (self.total - self.done)
+        log.info(
+            "[%d/%d jobs] %d failed, %s elapsed%s",
+            self.done,
+            self.total,
+            self.failed,
+            _fmt(elapsed),
+            f", about {_fmt(left)} left" if self.done < self.total else "",
+        )
+
+
+def _run_one(
+    idx: int,
+    overrides: Sequence[str],
+    hydra_context: HydraContext,
+    config: DictConfig,
+    task_function: TaskFunction,
+    singleton_state: Any,
+) -> JobReturn:
+    """One Hydra job, in whatever process runs it (compose, then Hydra's run_job)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import run_job
+    from omegaconf import open_dict
+
+    Singleton.set_state(singleton_state)
+    setup_globals()
+    cfg = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    with open_dict(cfg):
+        cfg.hydra.job.id = f"{idx}"
+        cfg.hydra.job.num = idx
+    HydraConfig.instance().set_config(cfg)
+    return run_job(
+        hydra_context=hydra_context,
+        task_function=task_function,
+        config=cfg,
+        job_dir_key="hydra.sweep.dir",
+        job_subdir_key="hydra.sweep.subdir",
+    )
+
+
+class DaskLauncher(Launcher):
+    def __init__(
+        self,
+        address: Optional[str] = None,  # noqa: UP045
+        n_workers: Optional[int] = None,  # noqa: UP045
+        preload: Sequence[str] = (),
+        progress_every: float = 10.0,
+    ) -> None:
+        self.address = address
+        self.n_workers = n_workers
+        self.preload = list(preload)
+        self.progress_every = progress_every
+        self.config: Optional[DictConfig] = None  # noqa: UP045
+        self.hydra_context: Optional[HydraContext] = None  # noqa: UP045
+        self.task_function: Optional[TaskFunction] = None  # noqa: UP045
+        self._client: Any = None
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        from hydra.core.singleton import Singleton
+
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        n = len(job_overrides)
+        workers = self.n_workers or usable_cores()
+        progress = Progress(n, self.progress_every)
+        state = Singleton.get_state()
+        if self.address is None and (n <= 1 or workers <= 1):
+            log.info("Launching %d job(s) in this process", n)
+            out = []
+            for i, ov in enumerate(job_overrides):
+                ret = _run_one(
+                    initial_job_idx + i,
+                    ov,
+                    self.hydra_context,
+                    self.config,
+                    self.task_function,
+                    state,
+                )
+                progress.update(ret)
+                out.append(ret)
+            return out
+        return self._launch_dask(job_overrides, initial_job_idx, workers, progress, state)
+
+    def _launch_dask(
+        self,
+        job_overrides: Sequence[Sequence[str]],
+        initial_job_idx: int,
+        workers: int,
+        progress: Progress,
+        state: Any,
+    ) -> list[JobReturn]:
+        from distributed import as_completed
+
+        client = self._connect(min(workers, len(job_overrides)))
+        shared = client.scatter(
+            [self.hydra_context, self.config, self.task_function, state], broadcast=True
+        )
+        batch = uuid.uuid4().hex[:8]
+        n = len(job_overrides)
+        futures = {}
+        for i, ov in enumerate(job_overrides):
+            idx = initial_job_idx + i
+            log.debug("\t#%d : %s", idx, " ".join(filter_overrides(ov)))
+            fut = client.submit(
+                _run_one,
+                idx,
+                list(ov),
+                *shared,
+                key=f"job-{batch}-{idx}",
+                priority=n - i,
+                pure=False,
+            )
+            futures[fut] = (i, ov)
+        results: list[Optional[JobReturn]] = [None] * n  # noqa: UP045
+        for fut in as_completed(list(futures)):
+            i, ov = futures[fut]
+            try:
+                ret = fut.result()
+            except Exception as exc:  # the job could not run or its result not come back
+                ret = JobReturn(overrides=list(ov), status=JobStatus.FAILED, _return_value=exc)
+            results[i] = ret
+            progress.update(ret)
+        return results  # type: ignore[return-value]
+
+    def _connect(self, workers: int) -> Any:
+        if self._client is not None:
+            return self._client
+        from distributed import Client, LocalCluster
+
+        # Dask's own INFO lines (scheduler, nanny, comms) are noise in a sweep's console.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+
+        if self.address:
+            log.info("Sending jobs to the Dask scheduler at %s", self.address)
+            self._client = Client(self.address)
+        else:
+            log.info("Starting a local Dask cluster: %d worker process(es)", workers)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                scheduler_kwargs={"dashboard": False},
+                preload=self.preload or None,
+                silence_logs=logging.ERROR,
+            )
+            self._client = Client(cluster)
+            self._client.register_plugin(_exit_promptly_plugin(), name="exit-promptly")
+        atexit.register(self._close)
+        return self._client
+
+    def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        cluster = getattr(client, "cluster", None)
+        try:
+            client.close()
+            if cluster is not None and not self.address:
+                cluster.close()
+        except Exception as exc:  # shutting down: nothing left to protect
+            log.debug("closing the Dask cluster: %s", exc)
+
+
+def _exit_promptly_plugin() -> Any:
+    """A worker plugin: local workers end at once when the cluster closes.
+
+    A worker that imported TensorFlow keeps threads that hold its process open until the nanny
+    kills it after 4 s; the sweep is over by then, so there is nothing to wait for. Only
+    registered on the local cluster this launcher started, never on a shared one. Built here
+    because Hydra imports this module at every start and Dask must stay unimported until used.
+    """
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class ExitPromptly(WorkerPlugin):
+        def teardown(self, worker: Any) -> None:
+            import sys
+
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+
+    return ExitPromptly()

@@ -1,0 +1,512 @@
+"""The sweep driver: plan a sweep's units, resume a matching sweep, launch, close, report.
+
+The unit of work is one seed of one config. Its identity is what determines its result: the
+resolved config without bookkeeping keys, hashed with the data's digest (``job_key``), and the
+seed. The driver owns the sweep run: it checks every config and loads every dataset before
+anything is written, finds the sweep run of an earlier, interrupted run of the same command
+(same units) and reuses its finished seed runs, creates the job runs, hands the units to the
+Hydra launcher (longest first, so cores stay busy to the end), and builds the table from what
+the launcher returns and what MLflow holds. Nothing is coordinated through files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imbsweep import tracking
+from imbsweep.config import method_label, resolve_seeds
+from imbsweep.errors import SweepInputError
+
+log = logging.getLogger("imbsweep")
+
+# Keys that do not change a run's numbers: left out of its identity.
+NOT_IN_IDENTITY = ("tracking", "report", "tuning", "objective", "unit", "seeds", "stage", "resume")
+# A driver on another machine counts as dead when its heartbeat is older than this.
+HEARTBEAT_SECONDS = 60
+STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
+
+
+@dataclass
+class Job:
+    """One config of the sweep (a dataset x method settings), run over its seeds."""
+
+    overrides: list[str]
+    cfg: dict
+    label: str
+    dataset: str
+    key: str
+    seeds: list[int]
+    cost: float  # estimated seconds per seed; only the order matters
+    run_id: str | None = None
+    done: dict[int, str] = field(default_factory=dict)  # seed -> finished seed run id
+    skipped: int = 0
+
+    @property
+    def stage(self) -> str:
+        return str(self.cfg.get("stage", "run"))
+
+    def unit_overrides(self, sweep_id: str | None, seed: int) -> list[str]:
+        ctx = {
+            "unit.seed": seed,
+            "unit.job_key": self.key,
+            "unit.sweep_id": sweep_id,
+            "unit.job_run_id": self.run_id,
+        }
+        return [*self.overrides, *(f"{k}={'null' if v is None else v}" for k, v in ctx.items())]
+
+
+def job_key(cfg: dict, data_digest: str) -> str:
+    relevant = {k: v for k, v in cfg.items() if k not in NOT_IN_IDENTITY}
+    text = json.dumps(relevant, sort_keys=True, default=str) + data_digest
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def estimate_cost(cfg: dict, n_rows: int) -> float:
+    """Rough seconds per seed, to start long units first (a net on oversampled rows ≫ a forest)."""
+    m = cfg["method"]
+    rows = n_rows * (1 - float(cfg["split"]["test_size"]))
+    if m.get("sampler") not in (None, "none") and "under" not in str(m.get("sampler")):
+        rows *= 1.9  # oversampling roughly doubles the training rows
+    model = m.get("model")
+    if model == "mlp":
+        return 2.0 + rows * int(m.get("epochs", 5)) * 4e-5
+    if model in ("brf", "random_forest", "easy_ensemble", "hist_gb"):
+        return 0.4 + rows * int(m.get("n_estimators", 100)) * 2e-6
+    if model == "majority":
+        return 0.05
+    return 0.2 + rows * 2e-5
+
+
+def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], dict]) -> list[Job]:
+    """Compose, check and load the data of every job; fail once, clearly, before any work.
+
+    ``compose`` returns a job's resolved config as a plain dict (without ``hydra``). Each
+    dataset is loaded once here (and kept for in-process units); an error in it is reported
+    once with the jobs it affects, not once per job.
+    """
+    from imbsweep.config import check_config
+    from imbsweep.data import load_dataset
+    from imbsweep.methods import check_method_data
+
+    jobs: list[Job] = []
+    errors: dict[str, list[str]] = {}
+    for ov in job_overrides:
+        where = " ".join(ov)
+        try:
+            cfg = compose(list(ov))
+            check_config(cfg)
+            ds = load_dataset(cfg["dataset"])
+            check_method_data(cfg["method"], ds)
+        except ValueError as exc:  # ConfigError and the loaders' data errors
+            errors.setdefault(str(exc), []).append(where)
+            continue
+        jobs.append(
+            Job(
+                overrides=list(ov),
+                cfg=cfg,
+                label=method_label(cfg["method"]),
+                dataset=ds.name,
+                key=job_key(cfg, ds.digest()),
+                seeds=resolve_seeds(cfg["seeds"]),
+                cost=estimate_cost(cfg, len(ds.y)),
+            )
+        )
+    if errors:
+        parts = []
+        for msg, wheres in errors.items():
+            shown = wheres[:3] + ([f"... and {len(wheres) - 3} more"] if len(wheres) > 3 else [])
+            parts.append(msg + "\n  in sweep job(s): " + "\n                   ".join(shown))
+        raise SweepInputError("\n\n".join(parts))
+    return jobs
+
+
+def sweep_key(jobs: Sequence[Job]) -> str:
+    units = sorted(f"{j.key}/{j.stage}/{s}" for j in jobs for s in j.seeds)
+    return hashlib.sha256("\n".join(units).encode()).hexdigest()[:20]
+
+
+def sweep_name(jobs: Sequence[Job], arguments: Sequence[str] = ()) -> str:
+    """What was swept, on what data, with how many seeds: sweeps told apart in the MLflow UI."""
+
+    def some(values: list[str], noun: str) -> str:
+        values = list(dict.fromkeys(values))
+        return ",".join(values) if len(values) <= 4 else f"{len(values)} {noun}"
+
+    methods = some([j.cfg["method"]["name"] for j in jobs], "methods")
+    data = some([j.dataset for j in jobs], "datasets")
+    seeds = {len(j.seeds) for j in jobs}
+    n_seeds = f"{seeds.pop()} seeds" if len(seeds) == 1 else "seeds vary"
+    return f"{methods} | {data} | {n_seeds} | {time.strftime('%m-%d %H:%M')}"
+
+
+# ---------------------------------------------------------------------------- liveness
+
+
+def _process_started(pid: int) -> float | None:
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time()
+    except Exception:
+        return None
+
+
+def driver_tags() -> dict[str, str]:
+    started = _process_started(os.getpid()) or 0.0
+    return {
+        "driver_host": socket.gethostname(),
+        "driver_pid": str(os.getpid()),
+        "driver_started": f"{started:.2f}",
+        "driver_heartbeat": str(int(time.time())),
+    }
+
+
+def driver_alive(tags: dict[str, str]) -> bool:
+    """Is the process that drives this sweep run still running?"""
+    if tags.get("driver_host") == socket.gethostname():
+        try:
+            pid = int(tags.get("driver_pid", "0"))
+        except ValueError:
+            return False
+        started = _process_started(pid)
+        return started is not None and f"{started:.2f}" == tags.get("driver_started")
+    beat = int(tags.get("driver_heartbeat", "0") or 0)
+    return time.time() - beat < STALE_AFTER_SECONDS
+
+
+class _Heartbeat:
+    """Refreshes the sweep run's ``driver_heartbeat`` tag, for drivers on other machines."""
+
+    def __init__(self, tracker: tracking.Tracker, run_id: str):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(tracker, run_id), name="imbsweep-heartbeat", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, tracker: tracking.Tracker, run_id: str) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                tracker.set_tags(run_id, {"driver_heartbeat": str(int(time.time()))})
+            except Exception as exc:  # a missed beat is not worth failing the sweep
+                log.debug("heartbeat failed: %s", exc)
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+# ---------------------------------------------------------------------------- the driver
+
+
+@dataclass
+class Failure:
+    label: str
+    overrides: list[str]
+    error: str
+
+
+class SweepDriver:
+    """Runs a planned sweep through a launch function (a Hydra launcher's ``launch``)."""
+
+    def __init__(self, primary: dict, sweep_dir: Path, name: str, tags: dict | None = None):
+        self.primary = primary
+        self.sweep_dir = sweep_dir
+        self.name = name
+        self.tags = tags or {}
+        self.tracker: tracking.Tracker | None = None
+        self.sweep_id: str | None = None
+        self.failures: list[Failure] = []
+
+    # ------------------------------------------------------------------ sweep run
+    def open(self, jobs: list[Job]) -> None:
+        """Find the sweep run to resume (or create one), close what a dead driver left open."""
+        tcfg = self.primary["tracking"]
+        if not tcfg["enabled"]:
+            return
+        t = self.tracker = tracking.Tracker(**tcfg)
+        key = sweep_key(jobs)
+        project_run = os.environ.pop("MLFLOW_RUN_ID", None)
+        base_tags = {
+            tracking.TAG_LEVEL: "sweep",
+            "sweep_key": key,
+            "sweep_dir": str(self.sweep_dir),
+            **self.tags,
+            **driver_tags(),
+        }
+        with tracking.store_lock(t.uri):
+            resumed = None
+            if project_run is None and self.primary.get("resume", True):
+                resumed = self._find_resumable(key)
+            if resumed is not None:
+                self.sweep_id = resumed
+                t.client.update_run(resumed, status="RUNNING")
+                t.set_tags(resumed, {**driver_tags(), "resumed": "true"})
+            elif project_run is not None:
+                # `mlflow run` opened this run for us: it becomes the sweep run.
+                from imbsweep.sweep import adopt_run
+
+                self.sweep_id = project_run
+                adopt_run(t, project_run, self.name, self.sweep_dir)
+                t.set_tags(project_run, base_tags)
+            else:
+                self.sweep_id = t.create_run(self.name, base_tags)
+            t.set_tags(self.sweep_id, {tracking.TAG_SWEEP: self.sweep_id})
+        if resumed is not None:
+            self._adopt_finished(jobs)
+
+    def _find_resumable(self, key: str) -> str | None:
+        t = self.tracker
+        runs = t.client.search_runs(
+            [t.experiment_id],
+            f"tags.sweep_key = '{key}' and tags.{tracking.TAG_LEVEL} = 'sweep'",
+            order_by=["attributes.start_time DESC"],
+            max_results=10,
+        )
+        for r in runs:
+            if r.info.status == "RUNNING" and driver_alive(r.data.tags):
+                log.warning(
+                    "sweep run %s with the same units is running now (pid %s on %s): "
+                    "starting a separate sweep",
+                    r.info.run_id,
+                    r.data.tags.get("driver_pid"),
+                    r.data.tags.get("driver_host"),
+                )
+                continue
+            return r.info.run_id
+        return None
+
+    def _adopt_finished(self, jobs: list[Job]) -> None:
+        """Reuse the resumed sweep's finished units and job runs; close its stale runs."""
+        t = self.tracker
+        runs = t.client.search_runs(
+            [t.experiment_id],
+            f"tags.{tracking.TAG_SWEEP} = '{self.sweep_id}'",
+            max_results=50000,
+        )
+        by_key = {(j.key, j.stage): j for j in jobs}
+        reason = f"its driver stopped; closed by the resuming driver (pid {os.getpid()})"
+        stale = 0
+        for r in runs:
+            tags = r.data.tags
+            level = tags.get(tracking.TAG_LEVEL)
+            if level == "sweep":
+                continue
+            if r.info.status == "RUNNING" and level == "seed":
+                t.set_tags(r.info.run_id, {"killed_reason": reason})
+                t.end_run(r.info.run_id, "KILLED")
+                stale += 1
+            job = by_key.get((tags.get(tracking.TAG_JOB_KEY), tags.get(tracking.TAG_STAGE, "run")))
+            if job is None:
+                continue
+            if level == "job":
+                job.run_id = r.info.run_id
+            elif level == "seed" and r.info.status == "FINISHED":
+                seed = int(tags.get(tracking.TAG_SEED, -1))
+                if seed in job.seeds and seed not in job.done:
+                    job.done[seed] = r.info.run_id
+                    job.skipped += "skipped" in tags
+        n_done = sum(len(j.done) for j in jobs)
+        n_all = sum(len(j.seeds) for j in jobs)
+        log.info(
+            "resuming sweep run %s: %d of %d units already finished%s",
+            self.sweep_id,
+            n_done,
+            n_all,
+            f"; {stale} left RUNNING by the stopped driver marked KILLED" if stale else "",
+        )
+
+    # ------------------------------------------------------------------ runs
+    def _open_job_runs(self, jobs: list[Job]) -> threading.Thread:
+        """Create the job runs the units need as parents; their params follow on a thread.
+
+        Logging a job's ~60 params costs ~0.3 s on sqlite: for hundreds of jobs that would
+        delay the first unit by minutes, so it overlaps the units instead.
+        """
+        from imbsweep.data import load_dataset
+        from imbsweep.runner import data_params, job_params, job_tags
+
+        t = self.tracker
+        new: list[tuple[Job, dict]] = []
+        for job in jobs:
+            if job.run_id is not None:
+                if len(job.done) < len(job.seeds):
+                    t.client.update_run(job.run_id, status="RUNNING")
+                continue
+            ds = load_dataset(job.cfg["dataset"])
+            tags = job_tags(job.cfg, ds, " ".join(job.overrides), self.sweep_id)
+            tags.update({tracking.TAG_LEVEL: "job", tracking.TAG_JOB_KEY: job.key})
+            job.run_id = t.create_run(job.label, tags, self.sweep_id)
+            new.append((job, {**job_params(job.cfg), **data_params(ds)}))
+
+        def log_params() -> None:
+            for job, params in new:
+                t.log_params(job.run_id, params)
+
+        thread = threading.Thread(target=log_params, name="imbsweep-job-params", daemon=True)
+        thread.start()
+        return thread
+
+    def _close_open_runs(self, status: str, reason: str) -> int:
+        """Mark this sweep's runs that are still RUNNING (a worker died, or Ctrl-C)."""
+        t = self.tracker
+        runs = t.client.search_runs(
+            [t.experiment_id],
+            f"tags.{tracking.TAG_SWEEP} = '{self.sweep_id}' and attributes.status = 'RUNNING'",
+            max_results=50000,
+        )
+        n = 0
+        for r in runs:
+            if r.info.run_id == self.sweep_id:
+                continue
+            if r.data.tags.get(tracking.TAG_LEVEL) == "seed":
+                n += 1
+            t.set_tags(r.info.run_id, {"killed_reason": reason})
+            t.end_run(r.info.run_id, status)
+        return n
+
+    # ------------------------------------------------------------------ run
+    def run(self, jobs: list[Job], launch: Callable[[list[list[str]]], Sequence[Any]]) -> int:
+        """Run every unit not yet finished, then aggregate, report and close. Returns 0 or 1."""
+        self.open(jobs)
+        todo = [(job, s) for job in jobs for s in job.seeds if s not in job.done]
+        todo.sort(key=lambda u: -u[0].cost)  # longest first: no core idles at the end
+        n_all = sum(len(j.seeds) for j in jobs)
+        beat = _Heartbeat(self.tracker, self.sweep_id) if self.tracker else None
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        params_thread = None
+        try:
+            if self.tracker:
+                params_thread = self._open_job_runs(jobs)
+            if todo:
+                log.info(
+                    "sweep %s: %d units (%d jobs x seeds)%s",
+                    self.sweep_id or "(tracking off)",
+                    len(todo),
+                    len(jobs),
+                    f", {n_all - len(todo)} reused from the resumed sweep"
+                    if len(todo) < n_all
+                    else "",
+                )
+                returns = launch([job.unit_overrides(self.sweep_id, s) for job, s in todo])
+                self._collect(todo, returns)
+            else:
+                log.info("all %d units of this sweep had finished: nothing to run", n_all)
+        except KeyboardInterrupt:
+            if self.tracker:
+                n = self._close_open_runs("KILLED", "interrupted (Ctrl-C or SIGTERM)")
+                self.tracker.set_tags(self.sweep_id, {"killed_reason": "interrupted"})
+                self.tracker.end_run(self.sweep_id, "KILLED")
+                log.error(
+                    "interrupted: %d running units marked KILLED; run the same command again "
+                    "to resume (finished units are kept)",
+                    n,
+                )
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if beat:
+                beat.close()
+            if params_thread:
+                params_thread.join()
+        return self._finish(jobs)
+
+    def _collect(self, todo: list[tuple[Job, int]], returns: Sequence[Any]) -> None:
+        from hydra.core.utils import JobStatus
+
+        for (job, seed), ret in zip(todo, returns, strict=True):
+            if ret.status == JobStatus.COMPLETED:
+                out = ret.return_value or {}
+                if out.get("status") == "skipped":
+                    job.skipped += 1
+                job.done[seed] = out.get("run_id") or ""
+            else:
+                exc = ret._return_value
+                self.failures.append(
+                    Failure(job.label, job.overrides + [f"seed={seed}"], _error_text(exc))
+                )
+
+    def _finish(self, jobs: list[Job]) -> int:
+        from imbsweep import sweep
+
+        cfg = self.primary
+        if self.tracker:
+            # A unit whose worker died was retried elsewhere or failed above; its first run
+            # must not stay RUNNING.
+            n = self._close_open_runs("FAILED", "its worker stopped before the unit ended")
+            if n:
+                log.warning("%d seed run(s) left open by stopped workers marked FAILED", n)
+            self._aggregate(jobs)
+            sweep.finish(
+                self.tracker,
+                self.sweep_id,
+                self.sweep_dir,
+                cfg["report"]["claims"],
+                cfg["report"]["plot"],
+                failed=[f.__dict__ for f in self.failures],
+            )
+        if self.failures:
+            report_failures(self.failures)
+            return 1
+        return 0
+
+    def _aggregate(self, jobs: list[Job]) -> None:
+        """Job runs: mean/std/min/max of every metric over their finished seeds; then close."""
+        from imbsweep.report import seed_rows
+        from imbsweep.runner import aggregate
+
+        rows = seed_rows(self.sweep_id, [self.tracker.experiment_id])
+        failed_labels = {f.label for f in self.failures}
+        for job in jobs:
+            mine = rows[rows["job_id"] == job.run_id] if not rows.empty else rows
+            metric_cols = [c for c in mine.columns if c not in _ROW_KEYS]
+            per_seed = [
+                {k: v for k, v in r.items() if v == v}  # NaN: the metric was not logged
+                for r in mine[metric_cols].to_dict("records")
+            ]
+            agg = aggregate(per_seed)
+            agg.update({"n_seeds": len(per_seed), "n_skipped": job.skipped})
+            self.tracker.log_metrics(job.run_id, agg)
+            missing = len(job.done) < len(job.seeds)
+            status = "FAILED" if missing or job.label in failed_labels else "FINISHED"
+            self.tracker.end_run(job.run_id, status)
+
+
+_ROW_KEYS = {"run_id", "label", "method", "dataset", "stage", "seed", "job_id", "overrides"}
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _error_text(exc: Any) -> str:
+    text = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def report_failures(failures: list[Failure]) -> None:
+    """One line per distinct error, with how many units it hit and where."""
+    by_error: dict[str, list[Failure]] = {}
+    for f in failures:
+        by_error.setdefault(f.error, []).append(f)
+    lines = []
+    for err, fs in by_error.items():
+        where = "; ".join(sorted({f"{f.label} ({' '.join(f.overrides)})" for f in fs})[:3])
+        more = f" and {len(fs) - 3} more" if len(fs) > 3 else ""
+        lines.append(f"  - {len(fs)} unit(s): {err}\n    e.g. {where}{more}")
+    log.error(
+        "%d unit(s) of the sweep failed; the table covers the units that finished "
+        "(each failed seed run has an `error` tag and error.txt in MLflow):\n%s",
+        len(failures),
+        "\n".join(lines),
+    )

@@ -1,0 +1,246 @@
+"""The sweep engine: unit identity, resume after SIGKILL, concurrent sweeps on one fresh store,
+a real Dask cluster (scheduler + worker processes on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from conftest import BIN, ROOT, SMALL, compose_cfg, run_cli
+
+from imbsweep import driver
+from imbsweep.data import load_dataset
+from imbsweep.errors import SweepInputError
+
+
+def _key(overrides: list[str]) -> str:
+    cfg = compose_cfg(overrides)
+    return driver.job_key(cfg, load_dataset(cfg["dataset"]).digest())
+
+
+def test_job_key_follows_what_determines_results_only():
+    base = _key(["method=brf", *SMALL])
+    # Bookkeeping and reporting keys do not change a run's numbers.
+    assert _key(["method=brf", *SMALL, "tracking.experiment=other", "report.claims=null"]) == base
+    assert _key(["method=brf", *SMALL, "seeds=3", "objective.metric=accuracy"]) == base
+    # Method settings, split and data do.
+    assert _key(["method=brf", *SMALL[:1], "method.n_estimators=11"]) != base
+    assert _key(["method=brf", *SMALL, "split.test_size=0.3"]) != base
+    assert _key(["method=brf", *SMALL, "dataset.random_state=1"]) != base
+
+
+def test_sweep_key_and_cost_order():
+    jobs = driver.plan(
+        [["method=naive", *SMALL], ["method=smote_ann", *SMALL], ["method=brf", *SMALL]],
+        lambda ov: compose_cfg(ov),
+    )
+    by = {j.cfg["method"]["name"]: j for j in jobs}
+    # Longest first: the net on SMOTE-doubled rows, then the forest, then the majority class.
+    assert by["smote_ann"].cost > by["brf"].cost > by["naive"].cost
+    assert driver.sweep_key(jobs) == driver.sweep_key(list(reversed(jobs)))
+    assert driver.sweep_key(jobs) != driver.sweep_key(jobs[:2])
+
+
+def test_plan_reports_a_bad_file_once_for_all_its_jobs(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,y\n1,0\n2,0\n3,1\n,1\n")  # a NaN in a feature
+    ovr = [f"dataset.path={bad}", "dataset.target=y", "dataset=file"]
+    with pytest.raises(SweepInputError) as err:
+        driver.plan(
+            [["method=naive", *ovr], ["method=brf", *ovr], ["method=smote_ann", *ovr]],
+            lambda ov: compose_cfg(ov),
+        )
+    text = str(err.value)
+    assert "dataset" in text and text.count("is not valid") + text.count("NaN") >= 1
+    # One message naming the three jobs, not three messages.
+    assert text.count("in sweep job(s)") == 1
+    assert "method=naive" in text and "method=smote_ann" in text
+
+
+def test_driver_alive_tells_a_dead_process_from_a_live_one():
+    me = driver.driver_tags()
+    assert driver.driver_alive(me)
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    dead = {**me, "driver_pid": str(p.pid)}
+    assert not driver.driver_alive(dead)
+    # Another machine: judged by the heartbeat's age.
+    other = {"driver_host": "elsewhere", "driver_heartbeat": str(int(time.time()))}
+    assert driver.driver_alive(other)
+    other["driver_heartbeat"] = str(int(time.time()) - driver.STALE_AFTER_SECONDS - 5)
+    assert not driver.driver_alive(other)
+
+
+# ------------------------------------------------------------------------------- end to end
+
+
+def _seed_runs(uri: str) -> pd.DataFrame:
+    mlflow.set_tracking_uri(uri)
+    return mlflow.search_runs(search_all_experiments=True, max_results=50000)
+
+
+def _count(db: Path, status: str) -> int:
+    try:
+        with sqlite3.connect(db, timeout=30) as con:
+            return con.execute(
+                "select count(*) from runs r join tags t on r.run_uuid = t.run_uuid "
+                "where t.key = 'run_level' and t.value = 'seed' and r.status = ?",
+                (status,),
+            ).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+SWEEP = ["imbsweep", "method=naive,brf,weighted_ann", "seeds=4", *SMALL, "method.epochs=2"]
+
+
+@pytest.mark.slow
+def test_sigkill_then_rerun_runs_exactly_the_missing_units(tmp_path):
+    db = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    sweep_dir = tmp_path / "sweep"
+    args = [*SWEEP, f"hydra.sweep.dir={sweep_dir}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(MLFLOW_TRACKING_URI=uri, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 300
+    while _count(db, "FINISHED") < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(2)  # the killed driver's workers notice and stop
+    finished_before = _count(db, "FINISHED")
+    assert 3 <= finished_before < 12, "the kill must land mid-sweep"
+
+    p = run_cli(args, tmp_path, uri)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert f"{finished_before} of 12 units already finished" in p.stderr + p.stdout
+    runs = _seed_runs(uri)
+    seeds = runs[runs["tags.run_level"] == "seed"]
+    done = seeds[seeds["status"] == "FINISHED"]
+    # Every unit exactly once; nothing finished was run again; nothing is left RUNNING.
+    assert len(done) == 12
+    assert not done.duplicated(["tags.job_key", "tags.seed"]).any()
+    assert (runs["status"] != "RUNNING").all()
+    assert set(runs.loc[runs["status"] == "KILLED", "tags.run_level"]) <= {"seed"}
+    assert runs.loc[runs["status"] == "KILLED", "tags.killed_reason"].notna().all()
+    (sweep_run,) = runs[runs["tags.run_level"] == "sweep"].itertuples()
+    assert sweep_run.status == "FINISHED"
+
+    # The same table as a sweep that was never interrupted (fresh store, fresh sweep).
+    fresh_dir = tmp_path / "fresh"
+    uri2 = f"sqlite:///{tmp_path / 'fresh.db'}"
+    q = run_cli([*SWEEP, f"hydra.sweep.dir={fresh_dir}"], tmp_path, uri2)
+    assert q.returncode == 0, q.stderr[-3000:]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(sweep_dir / "ranges.csv"), pd.read_csv(fresh_dir / "ranges.csv")
+    )
+
+    # Once complete, the same command runs nothing; resume=false starts a fresh sweep run.
+    r = run_cli(args, tmp_path, uri)
+    assert r.returncode == 0 and "nothing to run" in r.stderr + r.stdout
+
+
+@pytest.mark.slow
+def test_eight_concurrent_sweeps_on_a_fresh_sqlite_store(tmp_path):
+    db = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(MLFLOW_TRACKING_URI=uri, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
+    procs = [
+        subprocess.Popen(
+            [
+                "imbsweep",
+                "method=naive",
+                f"seeds=[{i}]",
+                "dataset.n_samples=500",
+                "report.plot=false",
+                "hydra/launcher=basic",
+                f"hydra.sweep.dir={tmp_path / f's{i}'}",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(8)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, "\n".join(o[-2000:] for o in outs)
+    client = mlflow.MlflowClient(uri)  # the store still opens
+    runs = _seed_runs(uri)
+    assert (runs["tags.run_level"] == "sweep").sum() == 8
+    seeds = runs[runs["tags.run_level"] == "seed"]
+    assert sorted(seeds["tags.seed"].astype(int)) == list(range(8))
+    assert (runs["status"] == "FINISHED").all()
+    assert client.search_experiments()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_real_dask_cluster_gives_the_local_numbers(tmp_path):
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    sched = subprocess.Popen(
+        [BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [BIN / "dask", "worker", addr, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        args = ["imbsweep", "method=naive,brf,weighted_ann", "seeds=2", *SMALL, "method.epochs=2"]
+        uri = f"sqlite:///{tmp_path / 'cluster.db'}"
+        p = run_cli(
+            [*args, f"hydra.launcher.address={addr}", f"hydra.sweep.dir={tmp_path / 'c'}"],
+            tmp_path,
+            uri,
+        )
+        assert p.returncode == 0, p.stderr[-3000:]
+        assert "Dask scheduler at" in p.stderr + p.stdout
+        local_uri = f"sqlite:///{tmp_path / 'local.db'}"
+        q = run_cli(
+            [*args, "hydra/launcher=basic", f"hydra.sweep.dir={tmp_path / 'l'}"],
+            tmp_path,
+            local_uri,
+        )
+        assert q.returncode == 0, q.stderr[-3000:]
+    finally:
+        worker.terminate()
+        sched.terminate()
+        worker.wait(30)
+        sched.wait(30)
+    metrics = ["minority_f1", "minority_precision", "minority_recall", "accuracy", "roc_auc"]
+
+    def table(u: str) -> pd.DataFrame:
+        r = _seed_runs(u)
+        r = r[r["tags.run_level"] == "seed"]
+        cols = ["tags.method", "tags.seed"] + [f"metrics.{m}" for m in metrics]
+        return r[cols].sort_values(cols[:2]).reset_index(drop=True)
+
+    cluster, local = table(uri), table(local_uri)
+    assert len(cluster) == 6
+    pd.testing.assert_frame_equal(cluster, local)
