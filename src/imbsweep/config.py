@@ -97,6 +97,10 @@ class UnitConf:
     job_key: Optional[str] = None  # noqa: UP045
     sweep_id: Optional[str] = None  # noqa: UP045
     job_run_id: Optional[str] = None  # noqa: UP045
+    # Where the driver's runs are: workers on other machines have neither its environment
+    # (MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_ID) nor its working directory.
+    tracking_uri: Optional[str] = None  # noqa: UP045
+    experiment_id: Optional[str] = None  # noqa: UP045
 
 
 @dataclass

@@ -56,12 +56,13 @@ class Job:
     def stage(self) -> str:
         return str(self.cfg.get("stage", "run"))
 
-    def unit_overrides(self, sweep_id: str | None, seed: int) -> list[str]:
+    def unit_overrides(self, sweep_id: str | None, seed: int, store: dict) -> list[str]:
         ctx = {
             "unit.seed": seed,
             "unit.job_key": self.key,
             "unit.sweep_id": sweep_id,
             "unit.job_run_id": self.run_id,
+            **{f"unit.{k}": v for k, v in store.items()},
         }
         return [*self.overrides, *(f"{k}={'null' if v is None else v}" for k, v in ctx.items())]
 
@@ -398,7 +399,13 @@ class SweepDriver:
                     if len(todo) < n_all
                     else "",
                 )
-                returns = launch([job.unit_overrides(self.sweep_id, s) for job, s in todo])
+                store = {}
+                if self.tracker:
+                    store = {
+                        "tracking_uri": self.tracker.uri,
+                        "experiment_id": self.tracker.experiment_id,
+                    }
+                returns = launch([job.unit_overrides(self.sweep_id, s, store) for job, s in todo])
                 self._collect(todo, returns)
             else:
                 log.info("all %d units of this sweep had finished: nothing to run", n_all)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
 
 # Keep TensorFlow's start-up chatter out of users' consoles; set before the first import.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@functools.cache
+def _deterministic_ops() -> None:
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
 
 
 class KerasMLP:
@@ -56,7 +64,10 @@ class KerasMLP:
     def fit(self, X: np.ndarray, y: np.ndarray) -> KerasMLP:
         import keras
 
-        # Fresh graph state and seeded RNGs: same seed -> same weights -> same predictions.
+        # Fresh graph state and seeded RNGs: same seed -> same weights -> same predictions,
+        # whatever ran before in this process and however loaded the machine is (deterministic
+        # op kernels; on this CPU they give the same numbers as the defaults).
+        _deterministic_ops()
         keras.backend.clear_session()
         keras.utils.set_random_seed(int(self.seed))
         model = keras.Sequential(

@@ -218,7 +218,10 @@ def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
     seed = int(unit["seed"])
     ds = load_dataset(cfg["dataset"])
     check_method_data(cfg["method"], ds)
-    tracker = _tracker(json.dumps(cfg["tracking"], sort_keys=True))
+    settings = dict(cfg["tracking"])
+    if unit.get("tracking_uri"):
+        settings.update(uri=unit["tracking_uri"], experiment_id=unit.get("experiment_id"))
+    tracker = _tracker(json.dumps(settings, sort_keys=True))
     tags = job_tags(cfg, ds, overrides, unit.get("sweep_id"))
     tags.update({tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)})
     if unit.get("job_key"):

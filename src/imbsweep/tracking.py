@@ -137,7 +137,7 @@ class RetryingClient:
         return call
 
 
-def setup(uri: str | None, experiment: str) -> str:
+def setup(uri: str | None, experiment: str, experiment_id: str | None = None) -> str:
     """Point MLflow at the store and experiment; returns the experiment id.
 
     With the default sqlite store, artifacts go beside it (absolute path), not to ``./mlruns``
@@ -148,6 +148,8 @@ def setup(uri: str | None, experiment: str) -> str:
     uri = uri or default_tracking_uri()
     open_store(uri)
     mlflow.set_tracking_uri(uri)
+    if experiment_id:  # given by a sweep's driver to its units, wherever they run
+        return experiment_id
     if _ENV_EXPERIMENT_ID:
         # MLflow's own variable wins, as in MLflow's fluent API. `mlflow run` sets it, so the
         # project run (the sweep run) and its children share one experiment.
@@ -241,6 +243,7 @@ class Tracker:
         experiment: str = "imbsweep",
         log_models: bool = True,
         sklearn_format: str = "cloudpickle",
+        experiment_id: str | None = None,
     ):
         self.sklearn_format = sklearn_format
         self.enabled = enabled
@@ -252,7 +255,7 @@ class Tracker:
         if enabled:
             import mlflow
 
-            self.experiment_id = setup(self.uri, experiment)
+            self.experiment_id = setup(self.uri, experiment, experiment_id)
             # Logged models are created in the fluent API's current experiment. set_experiment
             # also exports MLFLOW_EXPERIMENT_ID: leave the environment as the user had it.
             mlflow.set_experiment(experiment_id=self.experiment_id)

@@ -19,7 +19,7 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -39,8 +39,9 @@ class DaskLauncherConf:
     address: Optional[str] = None  # noqa: UP045
     # Local cluster: worker processes (null: every core this process may use).
     n_workers: Optional[int] = None  # noqa: UP045
-    # Modules a local worker imports when it starts, while the driver is still planning.
-    preload: list[str] = field(default_factory=list)
+    # Modules a local worker imports when it starts, while the driver is still planning
+    # (null: the module of the app's task function).
+    preload: Optional[list[str]] = None  # noqa: UP045
     # Seconds between progress lines (one is always printed at the end).
     progress_every: float = 10.0
 
@@ -128,12 +129,12 @@ class DaskLauncher(Launcher):
         self,
         address: Optional[str] = None,  # noqa: UP045
         n_workers: Optional[int] = None,  # noqa: UP045
-        preload: Sequence[str] = (),
+        preload: Optional[Sequence[str]] = None,  # noqa: UP045
         progress_every: float = 10.0,
     ) -> None:
         self.address = address
         self.n_workers = n_workers
-        self.preload = list(preload)
+        self.preload = None if preload is None else list(preload)
         self.progress_every = progress_every
         self.config: Optional[DictConfig] = None  # noqa: UP045
         self.hydra_context: Optional[HydraContext] = None  # noqa: UP045
@@ -236,13 +237,19 @@ class DaskLauncher(Launcher):
                 processes=True,
                 dashboard_address=None,
                 scheduler_kwargs={"dashboard": False},
-                preload=self.preload or None,
+                preload=self._preload(),
                 silence_logs=logging.ERROR,
             )
             self._client = Client(cluster)
             self._client.register_plugin(_exit_promptly_plugin(), name="exit-promptly")
         atexit.register(self._close)
         return self._client
+
+    def _preload(self) -> list[str] | None:
+        if self.preload is not None:
+            return self.preload or None
+        module = getattr(self.task_function, "__module__", None)
+        return [module] if module and module != "__main__" else None
 
     def _close(self) -> None:
         client, self._client = self._client, None
