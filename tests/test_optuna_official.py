@@ -41,9 +41,17 @@ def run_example(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     env.pop("HYDRA_FULL_ERROR", None)
-    cmd = [sys.executable, str(EXAMPLES / script), "--multirun", f"hydra.sweep.dir={tmp_path}"]
+    # options (--config-dir ...) before the overrides, or argparse refuses them
+    options = [a for a in args if a.startswith("--")]
+    overrides = [a for a in args if not a.startswith("--")]
+    cmd = [sys.executable, str(EXAMPLES / script), "--multirun", *options]
     proc = subprocess.run(
-        [*cmd, *args], cwd=EXAMPLES, env=env, capture_output=True, text=True, timeout=180
+        [*cmd, f"hydra.sweep.dir={tmp_path}", *overrides],
+        cwd=EXAMPLES,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     if check and proc.returncode != 0:
         pytest.fail(f"example failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
