@@ -30,7 +30,7 @@ def tune(method: str, trials: int, workers: int, tmp: Path) -> dict:
         f"sweeps=tune_{method}",
         f"hydra.sweeper.n_trials={trials}",
         f"hydra.sweeper.n_jobs={workers}",
-        "hydra.sweeper.finalize.enabled=false",
+        "hydra.sweeper.hooks.finalize=false",
         f"hydra.sweeper.storage=sqlite:///{tmp / f'{tag}.db'}",
         f"hydra.sweep.dir={tmp / tag}",
         "report.plot=false",

@@ -1,4 +1,8 @@
-"""Tests of the imbsweep Optuna sweeper: real sqlite studies, real Hydra runs of a tiny app."""
+"""Tests of the Optuna sweeper beyond the official cases: resume, heartbeats, checks, hooks.
+
+Real sqlite studies and real Hydra runs of a tiny app (tests/optuna_app); imbsweep's hooks
+(imbsweep.tuning.TuningHooks) are switched on where a test needs the stage key or finalize.
+"""
 
 import json
 import os
@@ -46,6 +50,8 @@ def app_command(tmp_path: Path, *overrides: str, tag: str, storage: bool) -> lis
         "hydra/sweeper=optuna",
         f"hydra.sweep.dir={tmp_path / 'multirun' / tag}",
         "hydra.sweeper.sampler.seed=0",
+        "hydra.sweeper.study_name=imbsweep",
+        "hydra.sweeper.n_jobs=1",
         *([f"hydra.sweeper.storage={db_url(tmp_path)}"] if storage else []),
         *overrides,
     ]
@@ -77,6 +83,10 @@ def run_app(
     return proc
 
 
+HOOKS = "hydra.sweeper.hooks={_target_:imbsweep.tuning.TuningHooks%s}"
+TUNING = HOOKS % ""
+
+
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'study.db'}"
 
@@ -101,7 +111,7 @@ def results(tmp_path: Path, tag: str = "run") -> dict:
 
 
 @pytest.mark.slow
-def test_small_study_end_to_end_with_default_storage_and_finalize(tmp_path: Path) -> None:
+def test_small_study_end_to_end_with_hooks_and_finalize(tmp_path: Path) -> None:
     rec = tmp_path / "rec.jsonl"
     proc = run_app(
         tmp_path,
@@ -110,11 +120,10 @@ def test_small_study_end_to_end_with_default_storage_and_finalize(tmp_path: Path
         # the command line wins over params for the same key
         "y=choice(-2,0)",
         "hydra.sweeper.n_trials=6",
+        TUNING,
         f"record={rec}",
-        storage=False,
     )
-    # storage: null means sqlite:///<launching cwd>/optuna.db
-    study = load(f"sqlite:///{tmp_path / 'optuna.db'}")
+    study = load(db_url(tmp_path))
     assert states(study) == ["COMPLETE"] * 6
     assert {t.params["y"] for t in study.trials} <= {-2, 0}
     for t in study.trials:
@@ -129,7 +138,7 @@ def test_small_study_end_to_end_with_default_storage_and_finalize(tmp_path: Path
     assert res["best_value"] == pytest.approx(min(t.value for t in study.trials))
     assert res["best_params"] == study.best_params
     assert "6/6 complete" in proc.stderr + proc.stdout
-    assert "best params" in proc.stderr + proc.stdout
+    assert "Best parameters" in proc.stderr + proc.stdout
 
     # finalize (on by default): one job with the best params, one with the defaults
     final = {r["stage"]: r for r in records(rec) if r["stage"] != "trial"}
@@ -139,12 +148,20 @@ def test_small_study_end_to_end_with_default_storage_and_finalize(tmp_path: Path
     assert res["final"]["best"]["return_value"] == pytest.approx(study.best_value)
     assert res["final"]["default"]["return_value"] == pytest.approx(5.0)
     # final jobs are never told to the study
-    assert len(load(f"sqlite:///{tmp_path / 'optuna.db'}").trials) == 6
+    assert len(load(db_url(tmp_path)).trials) == 6
+
+
+@pytest.mark.slow
+def test_storage_null_is_an_in_memory_study_as_officially(tmp_path: Path) -> None:
+    run_app(tmp_path, "x=interval(-5,5)", "hydra.sweeper.n_trials=2", storage=False)
+    assert results(tmp_path)["storage"] == "in-memory"
+    assert results(tmp_path)["n_trials"]["complete"] == 2
+    assert not list(tmp_path.glob("*.db"))
 
 
 @pytest.mark.slow
 def test_resume_keeps_completed_trials_and_runs_only_the_rest(tmp_path: Path) -> None:
-    common = ("x=interval(-5,5)", "y=range(-4,4)", "hydra.sweeper.finalize.enabled=false")
+    common = ("x=interval(-5,5)", "y=range(-4,4)")
     run_app(tmp_path, *common, "hydra.sweeper.n_trials=3", tag="first")
     first = [(t.params, t.value) for t in load(db_url(tmp_path)).trials]
 
@@ -187,7 +204,6 @@ def test_stale_running_trials_are_failed_on_the_next_run(tmp_path: Path) -> None
         "hydra.sweeper.n_trials=2",
         "hydra.sweeper.heartbeat_interval=1",
         "hydra.sweeper.grace_period=1",
-        "hydra.sweeper.finalize.enabled=false",
     )
     study = load(db_url(tmp_path))
     assert states(study) == ["FAIL", "FAIL", "COMPLETE", "COMPLETE"]
@@ -216,7 +232,6 @@ def test_trials_of_a_killed_driver_are_failed_on_resume(tmp_path: Path) -> None:
     common = (
         "x=interval(-5,5)",
         "hydra.sweeper.n_trials=1",
-        "hydra.sweeper.finalize.enabled=false",
     )
     driver = subprocess.Popen(
         app_command(tmp_path, *common, *stale, "sleep=60", tag="killed", storage=True),
@@ -249,11 +264,10 @@ def test_failing_objective_is_recorded_and_max_failure_rate_stops(tmp_path: Path
         "x=interval(-5,5)",
         "fail_above=0",
         "hydra.sweeper.n_trials=6",
-        "hydra.sweeper.finalize.enabled=false",
         check=False,
     )
     assert proc.returncode != 0
-    assert "planned trials failed" in proc.stderr
+    assert "1 of 1 trials of the batch failed" in proc.stderr
     assert "max_failure_rate 0.0" in proc.stderr
     study = load(db_url(tmp_path))
     failed = [t for t in study.trials if t.state == TrialState.FAIL]
@@ -271,7 +285,6 @@ def test_nan_objective_fails_the_trial_but_tolerated_failures_go_on(tmp_path: Pa
         "nan_above=0",
         "hydra.sweeper.n_trials=6",
         "hydra.sweeper.max_failure_rate=1.0",
-        "hydra.sweeper.finalize.enabled=false",
     )
     study = load(db_url(tmp_path))
     assert len(study.trials) == 6
@@ -294,7 +307,6 @@ def test_joblib_runs_a_batch_in_parallel_without_lost_trials(tmp_path: Path) -> 
         "y=range(-4,4)",
         "hydra.sweeper.n_trials=4",
         "hydra.sweeper.n_jobs=2",
-        "hydra.sweeper.finalize.enabled=false",
         "sleep=1.0",
         f"record={rec}",
     )
@@ -317,9 +329,7 @@ def test_finalize_overrides_and_stage_key_null(tmp_path: Path) -> None:
         "x=interval(-5,5)",
         "y=range(-4,4)",
         "hydra.sweeper.n_trials=2",
-        "hydra.sweeper.stage_key=null",
-        "hydra.sweeper.finalize.enabled=null",
-        "hydra.sweeper.finalize.overrides=['y=3']",
+        HOOKS % ",stage_key:null,final_overrides:['y=3']",
         f"record={rec}",
     )
     study = load(db_url(tmp_path))
@@ -356,8 +366,9 @@ def test_bad_search_space_fails_before_any_study(
 @pytest.mark.parametrize(
     ("overrides", "problem"),
     [
-        (["shape=choice(quad,abs,cube)"], "overrides ['shape=cube', 'stage=trial']"),
-        (["x=interval(-5,5)", "hydra.sweeper.stage_key=phase"], "needs a 'phase' key"),
+        (["shape=choice(quad,abs,cube)"], "overrides ['shape=cube']"),
+        (["shape=choice(quad,abs,cube)", TUNING], "overrides ['shape=cube', 'stage=trial']"),
+        (["x=interval(-5,5)", HOOKS % ",stage_key:phase"], "needs a 'phase' key"),
     ],
 )
 def test_a_trial_config_that_does_not_compose_fails_before_any_study(
@@ -376,7 +387,8 @@ def test_a_trial_config_that_does_not_compose_fails_before_any_study(
         ("tag(log, interval(0, 1))", "log scale needs low > 0"),
         ("tag(log, int(interval(0, 10)))", "log scale needs low >= 1"),
         ("tag(log, range(1, 10, 2))", "int range with step 1"),
-        ("range(3, 3)", "is empty"),
+        ("range(1, 10, -1)", "step must be > 0"),
+        ("range(5, 1)", "greater than stop"),
         ("tag(foo, interval(1, 2))", "unsupported tag"),
         ("tag(log, choice(1, 2))", "interval/range only"),
         ("interval(1, 2", "cannot parse"),
@@ -412,27 +424,31 @@ def test_search_space_grammar_maps_to_optuna_distributions() -> None:
     space = parse_search_space(params, ["e=7", "+new=choice(1,2)"], OverridesParser.create())
     dists = space.distributions()
     assert dists["a"] == CategoricalDistribution(["x", "y z", 3])
-    assert dists["b"] == IntDistribution(1, 9)  # stop excluded, as in Hydra's range
+    # stop included, as in Hydra's official Optuna sweeper (the grid sampler excludes it)
+    assert dists["b"] == IntDistribution(1, 10)
     assert dists["c"] == FloatDistribution(0.1, 10)
     assert dists["d"] == FloatDistribution(0.1, 10, log=True)
     assert dists["f"] == IntDistribution(10, 500, log=True)
     assert dists["g"] == CategoricalDistribution([1, 2, 3])
-    assert dists["h"] == FloatDistribution(0.0, 0.75, step=0.25)
-    assert dists["new"] == CategoricalDistribution([1, 2])
+    assert dists["h"] == FloatDistribution(0.0, 1.0, step=0.25)
+    assert dists["+new"] == CategoricalDistribution([1, 2])  # the official name keeps its +
     # a fixed command-line value replaces the sweep of the same key
     assert "e" not in dists and space.fixed["e"] == "e=7"
     assert space.fixed["fixed"] == "fixed=small"
-    rendered = space.render({"a": "y z", "c": 0.5, "new": 2})
+    rendered = space.render({"a": "y z", "c": 0.5, "+new": 2})
     assert rendered[:2] == ["fixed=small", "e=7"] and rendered[3:] == ["c=0.5", "+new=2"]
     # the string choice survives the trip back through Hydra's parser
     assert OverridesParser.create().parse_override(rendered[2]).value() == "y z"
 
 
-def test_multi_objective_and_bad_settings_are_rejected() -> None:
-    with pytest.raises(OptunaSweeperError, match="multi-objective"):
-        OptunaSweeper(direction=["minimize", "maximize"])._check_settings()
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(OptunaSweeperError, match="expected minimize, maximize, or a list"):
+        OptunaSweeper(direction=["minimize", "up"]).sweeper._check_settings()
     with pytest.raises(OptunaSweeperError, match="max_failure_rate"):
-        OptunaSweeper(max_failure_rate=2.0)._check_settings()
+        OptunaSweeper(max_failure_rate=2.0).sweeper._check_settings()
+    sweeper = OptunaSweeper(direction=["minimize", "MAXIMIZE"]).sweeper
+    sweeper._check_settings()
+    assert sweeper.directions == ["minimize", "maximize"]
 
 
 def test_choices_optuna_cannot_tell_apart_are_rejected() -> None:

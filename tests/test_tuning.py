@@ -134,7 +134,7 @@ def test_parallel_trials_through_joblib_lose_and_duplicate_nothing(tmp_path):
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.n_jobs=2",
-        "hydra.sweeper.finalize.enabled=false",
+        "hydra.sweeper.hooks.finalize=false",
     ]
     p = run_cli(args, tmp_path, uri)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
@@ -177,3 +177,67 @@ def test_an_aborted_study_still_closes_its_mlflow_run(tmp_path):
         "job": "FAILED",
         "seed": "FAILED",
     }
+
+
+def pareto_args(tmp_path, n_trials: int) -> list[str]:
+    return [
+        "imbsweep",
+        "sweeps=tune_brf_pr",
+        f"hydra.sweeper.n_trials={n_trials}",
+        "seeds=2",
+        *SMALL,
+        "method.n_estimators=int(interval(5, 40))",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
+        "tuning.final_seeds=2",
+        "report.plot=false",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]
+
+
+@pytest.mark.slow
+def test_multi_objective_recall_precision_study_reruns_each_pareto_setting(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    p = run_cli(pareto_args(tmp_path, 4), tmp_path, uri)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    study = optuna.load_study(
+        study_name="tune_brf_pr", storage=f"sqlite:///{tmp_path / 'optuna.db'}"
+    )
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MAXIMIZE"]
+    res = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    front = res["solutions"]
+    assert {s["number"] for s in front} == {t.number for t in study.best_trials}
+    for a in front:  # maximising both: none is at least as good everywhere and better somewhere
+        for b in front:
+            assert not (
+                all(x >= y for x, y in zip(a["values"], b["values"], strict=True))
+                and a["values"] != b["values"]
+            )
+
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    jobs = [r for r in runs if r.data.tags["run_level"] == "job"]
+    trials = {int(j.data.tags["optuna_trial"]): j for j in jobs if j.data.tags["stage"] == "trial"}
+    for t in study.trials:  # each trial run carries both objectives, as told to the study
+        m = trials[t.number].data.metrics
+        assert [m["objective.minority_recall"], m["objective.minority_precision"]] == (
+            pytest.approx(t.values)
+        )
+    # every Pareto-optimal setting, and the defaults, re-run over the final seeds
+    best = [j for j in jobs if j.data.tags["stage"] == "best"]
+    assert len(best) == len(front)
+    assert sorted(float(j.data.params["method.threshold"]) for j in best) == pytest.approx(
+        sorted(s["params"]["method.threshold"] for s in front)
+    )
+    assert len([j for j in jobs if j.data.tags["stage"] == "default"]) == 1
+    table = (tmp_path / "sweep" / "ranges.md").read_text().split("Claimed ranges")[0]
+    assert table.count("| best: brf trees=") == len(front)
+    assert "| default: brf trees=100 | 2 |" in table
+
+
+@pytest.mark.slow
+def test_objective_count_must_match_the_directions(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    p = run_cli([*pareto_args(tmp_path, 2), "hydra.sweeper.direction=maximize"], tmp_path, uri)
+    assert p.returncode != 0
+    assert "gives 2 value(s) but hydra.sweeper.direction=['maximize'] asks for 1" in p.stderr
+    assert not (tmp_path / "optuna.db").exists()

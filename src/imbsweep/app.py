@@ -25,8 +25,8 @@ from imbsweep.runner import prepare, run_job
 log = logging.getLogger("imbsweep")
 
 
-def train(cfg: DictConfig) -> float:
-    """Run one job and return the objective a sweeper optimises (NaN if the job failed)."""
+def train(cfg: DictConfig) -> float | list[float]:
+    """Run one job and return the objective(s) a sweeper optimises (NaN if the job failed)."""
     c = OmegaConf.to_container(cfg, resolve=True)
     hc = HydraConfig.get()
     if c.get("unit", {}).get("seed") is not None:
@@ -63,9 +63,15 @@ def train(cfg: DictConfig) -> float:
         sweep.finish(tracker, sweep_id, sweep_dir, c["report"]["claims"], c["report"]["plot"])
     obj = c["objective"]
     split = "validation" if c["split"]["validation_size"] > 0 else "test"
-    value = result.objective(obj["metric"], obj["statistic"], split)
+    if isinstance(obj["metric"], list):
+        # A multi-objective study: one value per metric, in the sweeper's direction order.
+        value = [result.objective(m, obj["statistic"], split) for m in obj["metric"]]
+        logged = {f"objective.{m}": v for m, v in zip(obj["metric"], value, strict=True)}
+    else:
+        value = result.objective(obj["metric"], obj["statistic"], split)
+        logged = {"objective": value}
     # What the sweeper optimises, on the job run: trial runs show their objective in the UI.
-    tracker.log_metrics(result.run_id, {"objective": value})
+    tracker.log_metrics(result.run_id, logged)
     if c.get("stage") == "trial":
         tracker.set_tags(result.run_id, {"optuna_trial": hc.job.num})
     return value

@@ -62,7 +62,8 @@ class SplitConf:
 
 @dataclass
 class ObjectiveConf:
-    metric: str = "minority_f1"
+    # One metric, or a list for a multi-objective study (one value per sweeper direction).
+    metric: Any = "minority_f1"
     statistic: str = "mean"  # mean | mean_minus_std
 
 
@@ -229,8 +230,11 @@ def check_config(cfg: dict) -> None:
     obj = cfg["objective"]
     from imbsweep.evaluation import METRICS
 
-    if obj["metric"] not in METRICS:
-        raise ConfigError("objective.metric", obj["metric"], f"one of {list(METRICS)}")
+    metrics = obj["metric"] if isinstance(obj["metric"], list) else [obj["metric"]]
+    if not metrics or any(not isinstance(m, str) or m not in METRICS for m in metrics):
+        raise ConfigError(
+            "objective.metric", obj["metric"], f"one of {list(METRICS)} or a list of them"
+        )
     if obj["statistic"] not in STATISTICS:
         raise ConfigError("objective.statistic", obj["statistic"], f"one of {list(STATISTICS)}")
     if cfg.get("stage") == "trial" and sp.get("vary_with_seed"):

@@ -1,0 +1,55 @@
+"""The app's hooks into the sweeper: the protocol, and the defaults used when none are set.
+
+An app opts in with ``hydra.sweeper.hooks._target_=<dotpath of a SweeperHooks subclass>`` (more
+keys of that node are passed to its constructor). The sweeper calls, in this order:
+
+``check_space(names)``
+    once, with the swept parameter names, before anything is stored; raise to refuse one.
+``job_overrides(stage)``
+    overrides added to every job of a stage: ``"trial"`` for study trials (other stages are
+    the app's own, e.g. in ``finalize``).
+``validate_batch(sweeper, batch)``
+    every batch before it is launched, and the start-up composition checks; the default
+    composes each job's config as Hydra does.
+``finalize(sweeper, study, solutions, default)``
+    after a study that was not aborted. ``solutions`` is a list of ``(label, overrides)``:
+    ``[("best", ...)]`` for one objective, ``[("pareto_0", ...), ...]`` for the Pareto front;
+    ``default`` is the overrides of the app's defaults (the fixed ones only). It may launch
+    jobs with ``sweeper.launch(batch)``; what it returns (a mapping, or None) is saved under
+    ``final`` in optimization_results.yaml.
+``on_abort(sweeper, exc)``
+    when the sweep stops on an exception (Hydra then skips ``on_multirun_end``).
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class SweeperHooks:
+    """Hooks that add nothing: what the sweeper does for an app that sets no hooks."""
+
+    def check_space(self, names: Sequence[str]) -> None:
+        """Refuse a swept parameter by raising (``names`` as Optuna stores them)."""
+
+    def job_overrides(self, stage: str) -> list[str]:
+        """Overrides every job of ``stage`` gets (after the trial's own)."""
+        return []
+
+    def validate_batch(self, sweeper: Any, batch: Sequence[Sequence[str]]) -> None:
+        """Compose each job's config, as Hydra does before launching."""
+        cfg_loader = sweeper.hydra_context.config_loader
+        for overrides in batch:
+            cfg_loader.load_sweep_config(sweeper.config, list(overrides))
+
+    def finalize(
+        self,
+        sweeper: Any,
+        study: Any,
+        solutions: Sequence[tuple[str, list[str]]],
+        default: list[str],
+    ) -> Mapping[str, Any] | None:
+        """Run anything after the study; the result is saved under ``final``."""
+        return None
+
+    def on_abort(self, sweeper: Any, exc: BaseException) -> None:
+        """Clean up after a sweep that stops on ``exc`` (which is raised afterwards)."""
