@@ -32,6 +32,15 @@ class MethodConf:
     near_miss_version: int = 1
     m_neighbors: int = 10  # borderline_smote: neighbours that decide "danger" rows
     borderline_kind: int = 1  # borderline_smote: 1 or 2
+    kmeans_clusters: int = 8  # kmeans_smote: k-means clusters (imblearn's default 8)
+    cluster_balance_threshold: Any = 0.1  # kmeans_smote: min minority share; "auto" = imblearn's
+    noise_scale: float = 0.1  # noise: jitter std as a fraction of each feature's std
+    # gan sampler (its own keys: the net's hidden_units/epochs/... are the classifier's)
+    gan_latent_dim: int = 16
+    gan_hidden_units: int = 64
+    gan_epochs: int = 200
+    gan_learning_rate: float = 0.001
+    gan_batch_size: int = 64
     # Keras net
     hidden_units: int = 16
     epochs: int = 5
@@ -49,6 +58,9 @@ class MethodConf:
     bootstrap: bool = False
     max_iter: int = 1000
     n_jobs: int = 1
+    # svm
+    svm_c: float = 1.0
+    svm_kernel: str = "rbf"
 
 
 @dataclass
@@ -158,8 +170,19 @@ def check_method_values(m: dict) -> None:
         "n_neighbors",
         "max_iter",
         "steps_per_execution",
+        "kmeans_clusters",
+        "gan_latent_dim",
+        "gan_hidden_units",
+        "gan_epochs",
+        "gan_batch_size",
     ):
         _int_at_least(m, key, 1)
+    # Only our own samplers' keys: imbalanced-learn and scikit-learn check theirs
+    # (cluster_balance_threshold, svm_c, svm_kernel) when the sampler or model is fitted.
+    for key in ("gan_learning_rate", "noise_scale"):
+        v = m.get(key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+            raise ConfigError(f"method.{key}", v, "a number > 0")
     if m.get("near_miss_version") not in (1, 2, 3):
         raise ConfigError("method.near_miss_version", m.get("near_miss_version"), "1, 2 or 3")
     ws = m.get("weight_scale")
@@ -255,6 +278,7 @@ _SHORT = {
     "near_miss_version": "v",
     "focal_gamma": "gamma",
     "focal_alpha": "alpha",
+    "noise_scale": "noise",
 }
 
 
@@ -270,9 +294,14 @@ def method_label(m: dict) -> str:
     keys = ["k_neighbors"] if smote_like else []
     if m.get("sampler") == "near_miss":
         keys += ["near_miss_version"]
+    if m.get("sampler") == "noise":
+        keys += ["noise_scale"]
+    if m.get("sampler") == "gan":
+        keys += ["gan_epochs"]
     if m.get("class_weight") == "balanced":
         keys += ["weight_scale"]
-    if m.get("model") in ("brf", "random_forest", "easy_ensemble", "hist_gb"):
+    trees = ("brf", "random_forest", "easy_ensemble", "hist_gb", "balanced_bagging", "rusboost")
+    if m.get("model") in (*trees, "xgboost", "lightgbm"):
         keys += ["n_estimators"]
     if m.get("model") == "mlp" and m.get("loss") == "focal":
         keys += ["focal_gamma", "focal_alpha"]
