@@ -7,9 +7,10 @@ logged as the method's parameters. Any sampler can be paired with any model, exc
 
 Pairings refused at start (ConfigError naming the key, the value and the fix):
 
-- any sampler in front of a model that resamples internally (``brf``, ``easy_ensemble``);
-- ``class_weight=balanced`` on a model without class weights (``majority``, ``brf``,
-  ``easy_ensemble``);
+- any sampler in front of a model that resamples internally (``brf``, ``easy_ensemble``,
+  ``balanced_bagging``, ``rusboost``);
+- ``class_weight=balanced`` on a model without class weights (``majority`` and the models that
+  resample internally);
 - ``loss=focal`` on any model but ``mlp``;
 - ``threshold=tuned`` on a model whose scores do not rank rows (``majority``);
 - a ``sampling_strategy`` word the sampler cannot honour ('majority' for an over-sampler,
@@ -23,15 +24,22 @@ Pairings that are allowed but odd (they run; read the results with care):
   computed on the resampled rows, so after a balancing sampler they are close to 1 anyway.
 - ``loss=focal`` with a sampler or with ``class_weight=balanced``: focal loss already re-weights
   (``focal_alpha`` weighs the positive class, ``focal_gamma`` the hard rows).
-- SMOTE, borderline SMOTE, ADASYN (and the SMOTE combinations) on a dataset with categorical
-  columns: they interpolate the one-hot columns and make fractional indicator values; SMOTE-NC
-  keeps categories whole.
+- SMOTE, borderline SMOTE, ADASYN, SVM-SMOTE, KMeans-SMOTE (and the SMOTE combinations), and
+  the ``noise`` and ``gan`` samplers on a dataset with categorical columns: they interpolate,
+  jitter or generate the one-hot columns and make fractional indicator values; SMOTE-NC keeps
+  categories whole.
+- ``cluster_centroids``: the majority rows the model sees are k-means centroids, not real rows.
+- ``cnn``, ``one_sided_selection``, ``ncr`` (cleaning) leave the data imbalanced: pair them with
+  class weights or a tuned threshold. ``cnn`` is slow on large data (its 1-NN pass is a Python
+  loop over rows: 219 s on the practical's 8,000 training rows).
 - a fixed ``threshold`` on ``majority``: its scores are constant 0, so no threshold changes it.
 - ``threshold=tuned`` after a sampler or with class weights: fine; it just has less to do.
 - keys a component does not read are ignored and not logged, e.g. ``replacement`` for
   ``easy_ensemble`` (imblearn's default, no replacement), ``learning_rate``/``max_iter`` for
   ``hist_gb`` (sklearn's defaults; its iterations are ``n_estimators``), ``sampling_strategy`` for
-  the cleaning samplers ``tomek`` and ``enn`` (they always clean the majority class).
+  the cleaning samplers ``tomek``, ``enn``, ``cnn``, ``one_sided_selection``, ``ncr`` (they
+  always clean the majority class); ``learning_rate`` for ``rusboost`` (AdaBoost's 1.0) and for
+  the ``gan`` sampler (``gan_learning_rate``: the net's keys stay the classifier's).
 """
 
 from __future__ import annotations
