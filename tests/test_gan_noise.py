@@ -119,20 +119,35 @@ def test_noise_jitter_follows_each_features_spread(xy):
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
+    ("over", "head", "allowed"),
     [
-        ("gan_epochs", 0),
-        ("gan_latent_dim", 0),
-        ("gan_hidden_units", -1),
-        ("gan_batch_size", 0),
-        ("gan_learning_rate", 0),
-        ("noise_scale", -0.1),
-        ("kmeans_clusters", 0),
+        ({"sampler": "gan", "gan_epochs": 0}, "method.gan_epochs=0", "in the range [1, inf)"),
+        ({"sampler": "gan", "gan_latent_dim": 0}, "method.gan_latent_dim=0", "[1, inf)"),
+        ({"sampler": "gan", "gan_hidden_units": -1}, "method.gan_hidden_units=-1", "[1, inf)"),
+        ({"sampler": "gan", "gan_batch_size": 0}, "method.gan_batch_size=0", "[1, inf)"),
+        ({"sampler": "gan", "gan_learning_rate": 0.0}, "method.gan_learning_rate=0.0", "(0"),
+        ({"sampler": "noise", "noise_scale": -0.1}, "method.noise_scale=-0.1", "(0"),
+        ({"sampler": "kmeans_smote", "kmeans_clusters": 0}, "method.kmeans_clusters=0", "[1,"),
+        (
+            {"sampler": "kmeans_smote", "cluster_balance_threshold": 2.0},
+            "method.cluster_bal",
+            "[0, 1]",
+        ),
+        ({"model": "svm", "svm_kernel": "rbff"}, "method.svm_kernel='rbff'", "'rbf'"),
+        ({"model": "svm", "svm_c": -1.0}, "method.svm_c=-1.0", "(0.0, inf]"),
+        ({"model": "rusboost", "n_estimators": 0}, "method.n_estimators=0", ">= 1"),
     ],
+    ids=lambda v: str(v),
 )
-def test_bad_values_fail_at_start_naming_the_key(key, value):
-    with pytest.raises(ConfigError, match=rf"^method\.{key}="):
-        check_method_values(mcfg(**{key: value}))
+def test_bad_values_fail_at_start_naming_the_key(over, head, allowed):
+    """Our checks or the libraries' declared ones, run before anything is fitted."""
+    with pytest.raises(ConfigError) as err:
+        check_method_values(mcfg(**over))
+    assert str(err.value).startswith(head) and allowed in str(err.value), str(err.value)
+
+
+def test_keys_of_components_not_chosen_are_not_checked():
+    check_method_values(mcfg(sampler="smote", gan_epochs=0, svm_kernel="rbff"))
 
 
 def test_samplers_declare_their_constraints_for_direct_use(xy):
@@ -144,8 +159,8 @@ def test_samplers_declare_their_constraints_for_direct_use(xy):
 
 
 def test_runs_without_a_net_never_import_tensorflow():
-    """Forests, boosting, SVMs and the noise sampler fit without loading TensorFlow (3-5 s a
-    process); a GAN does load it (so the check can fail)."""
+    """The start-time checks, and forests, boosting, SVMs and the noise sampler fit without
+    loading TensorFlow (3-5 s a process); a GAN does load it (so the check can fail)."""
     code = """
 import sys
 import numpy as np, pandas as pd
@@ -159,6 +174,9 @@ X, y = make_classification(n_samples=300, weights=[0.9, 0.1], random_state=0)
 ds = Dataset(name="t", X=pd.DataFrame(X), y=y)
 base = {**dataclasses.asdict(MethodConf(name="t", model="brf")), "n_estimators": 5,
         "gan_epochs": 2}
+from imbsweep.config import check_method_values
+for over in [{"sampler": "gan", "model": "mlp"}, {"model": "xgboost"}, {"model": "svm"}]:
+    check_method_values({**base, **over})  # the start-time checks build, but do not fit
 for over in [{"model": "brf"}, {"model": "xgboost", "class_weight": "balanced"},
              {"model": "lightgbm"}, {"model": "svm"}, {"model": "rusboost"},
              {"model": "logreg", "sampler": "noise"}, {"model": "logreg", "sampler": "smote"}]:

@@ -158,7 +158,7 @@ def _int_at_least(cfg: dict, key: str, low: int, where: str = "method") -> None:
 
 
 def check_method_values(m: dict) -> None:
-    from imbsweep.methods import check_method
+    from imbsweep.methods import check_method, check_params
 
     check_method(m)
     for key in (
@@ -170,19 +170,15 @@ def check_method_values(m: dict) -> None:
         "n_neighbors",
         "max_iter",
         "steps_per_execution",
-        "kmeans_clusters",
-        "gan_latent_dim",
-        "gan_hidden_units",
-        "gan_epochs",
-        "gan_batch_size",
     ):
         _int_at_least(m, key, 1)
-    # Only our own samplers' keys: imbalanced-learn and scikit-learn check theirs
-    # (cluster_balance_threshold, svm_c, svm_kernel) when the sampler or model is fitted.
-    for key in ("gan_learning_rate", "noise_scale"):
-        v = m.get(key)
-        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-            raise ConfigError(f"method.{key}", v, "a number > 0")
+    cbt = m.get("cluster_balance_threshold", "auto")
+    if cbt != "auto" and not (
+        isinstance(cbt, int | float) and not isinstance(cbt, bool) and 0 <= cbt <= 1
+    ):  # imbalanced-learn takes any number; above 1 no cluster could ever qualify
+        raise ConfigError(
+            "method.cluster_balance_threshold", cbt, "'auto' or a minority share in [0, 1]"
+        )
     if m.get("near_miss_version") not in (1, 2, 3):
         raise ConfigError("method.near_miss_version", m.get("near_miss_version"), "1, 2 or 3")
     ws = m.get("weight_scale")
@@ -210,6 +206,8 @@ def check_method_values(m: dict) -> None:
     t = m.get("threshold")
     if not (t == "tuned" or (isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < 1)):
         raise ConfigError("method.threshold", t, "a number in (0, 1) or 'tuned'")
+    # The rest (e.g. gan_*, noise_scale, svm_kernel): the libraries' declared checks, run now.
+    check_params(m)
 
 
 def check_config(cfg: dict) -> None:

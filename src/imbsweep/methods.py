@@ -44,8 +44,10 @@ Pairings that are allowed but odd (they run; read the results with care):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,6 +83,8 @@ class Component:
     precede it. ``probabilistic`` (models): its scores rank rows, so a threshold can be tuned.
     ``packages``: distributions a logged model needs beyond scikit-learn and imbalanced-learn.
     ``sample_weighted``: its class weights are passed to ``fit`` as per-row ``sample_weight``.
+    ``params``: (estimator parameter, method key) where the names differ, so that the
+    libraries' own parameter checks (:func:`check_params`) can name the key.
     """
 
     name: str
@@ -92,6 +96,7 @@ class Component:
     needs_categorical: bool = False
     packages: tuple[str, ...] = ()
     sample_weighted: bool = False
+    params: tuple[tuple[str, str], ...] = ()
 
 
 SAMPLERS: dict[str, Component] = {}
@@ -328,6 +333,7 @@ def _svm_smote(cfg, seed, y, cat_idx=()):
     "kmeans_smote",
     ("k_neighbors", "sampling_strategy", "kmeans_clusters", "cluster_balance_threshold"),
     kind="over",
+    params=(("n_clusters", "kmeans_clusters"),),
 )
 def _kmeans_smote(cfg, seed, y, cat_idx=()):
     """K-means on all training rows, then SMOTE inside the clusters where the minority share is
@@ -363,10 +369,21 @@ def _noise(cfg, seed, y, cat_idx=()):
     ), {}
 
 
-GAN_KEYS = ("gan_latent_dim", "gan_hidden_units", "gan_epochs", "gan_learning_rate")
+GAN_KEYS = (
+    "gan_latent_dim",
+    "gan_hidden_units",
+    "gan_epochs",
+    "gan_learning_rate",
+    "gan_batch_size",
+)
 
 
-@_sampler("gan", (*GAN_KEYS, "gan_batch_size", "sampling_strategy"), kind="over")
+@_sampler(
+    "gan",
+    (*GAN_KEYS, "sampling_strategy"),
+    kind="over",
+    params=tuple((k.removeprefix("gan_"), k) for k in GAN_KEYS),
+)
 def _gan(cfg, seed, y, cat_idx=()):
     """A small Keras GAN trained on the minority training rows (see :mod:`imbsweep.gan_sampler`).
     Like SMOTE it needs two minority rows (else the seed is skipped); its batch shrinks to the
@@ -622,7 +639,12 @@ def _lightgbm(cfg, seed, y_train):
 SVM_FOLDS = 3
 
 
-@_model("svm", ("class_weight", "weight_scale", "svm_c", "svm_kernel"), sample_weighted=True)
+@_model(
+    "svm",
+    ("class_weight", "weight_scale", "svm_c", "svm_kernel"),
+    sample_weighted=True,
+    params=(("C", "svm_c"), ("kernel", "svm_kernel")),
+)
 def _svm(cfg, seed, y_train):
     """scikit-learn's SVC; probabilities by Platt scaling on SVM_FOLDS cross-validated folds
     (``CalibratedClassifierCV``, as ``SVC(probability=True)`` did: that flag is deprecated in
@@ -824,6 +846,63 @@ def check_method(cfg: dict) -> None:
         raise ConfigError(
             "method.focal_alpha", fa, "a number in (0, 1): the positive (minority) class's weight"
         )
+
+
+def check_params(cfg: dict) -> None:
+    """The libraries' own parameter checks on the chosen sampler and model, at start.
+
+    imbalanced-learn and scikit-learn declare their constraints (``_parameter_constraints``) and
+    check them when fitting; this builds the sampler and model from the config (nothing is
+    fitted, so nothing is computed) and runs those checks now, naming the ``method.*`` key. Run
+    after the hand-written checks of ``config.check_method_values``, which cover the rest.
+    """
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    y = np.r_[np.zeros(1000, dtype=np.int64), np.ones(100, dtype=np.int64)]  # only its counts
+    for comp in (SAMPLERS[cfg["sampler"]], MODELS[cfg["model"]]):
+        try:
+            with _quiet():
+                built = (
+                    comp.build(cfg, 0, y, ()) if comp.name in SAMPLERS else comp.build(cfg, 0, y)
+                )
+        except (SkipMethod, ValueError):  # data-dependent: decided when the job has its data
+            continue
+        est = built[0] if isinstance(built, tuple) else built
+        try:
+            _validate_params(est)
+        except InvalidParameterError as exc:
+            match = re.match(
+                r"The '(\w+)' parameter of \w+ must be (.*)\. Got .* instead", str(exc)
+            )
+            if not match:
+                raise
+            key = dict(comp.params).get(match.group(1), match.group(1))
+            if key not in comp.keys:
+                raise
+            raise ConfigError(f"method.{key}", cfg.get(key), match.group(2)) from None
+
+
+def _validate_params(est: Any) -> None:
+    """``_validate_params`` of ``est`` and of the estimators inside it (e.g. the SVC in its
+    calibration wrapper, the k-means inside KMeans-SMOTE)."""
+    if not hasattr(est, "get_params"):
+        return  # ours without declared constraints (the Keras net): checked in config.py
+    inner = list(est.get_params(deep=True).values())
+    for e in (est, *inner):
+        # Only estimators that declare constraints (XGBoost's and LightGBM's do not).
+        if hasattr(e, "_parameter_constraints") and hasattr(e, "_validate_params"):
+            e._validate_params()
+
+
+@contextlib.contextmanager
+def _quiet():
+    """No k-shrinking warnings for the stand-in labels of :func:`check_params`."""
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def check_method_data(cfg: dict, ds: Dataset) -> None:
