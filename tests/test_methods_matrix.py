@@ -33,7 +33,7 @@ from imbsweep.runner import run_job
 from imbsweep.threshold import candidate_thresholds, tune_threshold
 
 SPLIT = {"test_size": 0.2, "random_state": 0, "stratify": True, "validation_size": 0.25}
-FAST = {"n_estimators": 10, "epochs": 1, "steps_per_execution": 50}
+FAST = {"n_estimators": 10, "epochs": 1, "steps_per_execution": 50, "gan_epochs": 5}
 RESAMPLING = sorted(s for s in SAMPLERS if s != "none")
 
 
@@ -161,20 +161,34 @@ def test_tiny_minority_shrinks_k_or_skips(data):
     pos = split.train[ds.y[split.train] == 1]
     neg = split.train[ds.y[split.train] == 0]
     four = np.sort(np.r_[neg, pos[:4]])
-    for sampler in ("smote", "borderline_smote", "adasyn", "smote_tomek", "smote_enn"):
+    for sampler in (
+        "smote", "borderline_smote", "adasyn", "smote_tomek", "smote_enn", "svm_smote",
+        "kmeans_smote",
+    ):  # fmt: skip
         try:
             f = fit_method(mcfg(sampler=sampler), ds, four, seed=0)
-        except SkipMethod as exc:  # allowed only for ADASYN's "no majority neighbour" case
-            assert sampler == "adasyn" and "neigbours" in str(exc)
+        except SkipMethod as exc:
+            # Allowed only where imblearn finds nothing to do, with its reason: ADASYN's "no
+            # majority neighbour", KMeans-SMOTE's "no cluster with enough minority rows".
+            assert (sampler, str(exc)[:30]) in {
+                ("adasyn", "adasyn: Not any neigbours belon"),
+                ("kmeans_smote", "kmeans_smote: No clusters foun"),
+            }, (sampler, str(exc))
             continue
         assert f.info["k_used"] == 3, sampler
+    f = fit_method(mcfg(sampler="gan"), ds, four, seed=0)  # its batch shrinks to the 4 rows
+    assert f.counts_after == {0: len(neg), 1: len(neg)}
     f = fit_method(mcfg(sampler="near_miss", n_neighbors=9), ds, four, seed=0)
     assert f.info["n_neighbors_used"] == 4
     one = np.sort(np.r_[neg, pos[:1]])
-    with pytest.raises(SkipMethod, match="1 minority row"):
-        fit_method(mcfg(sampler="smote"), ds, one, seed=0)
-    f = fit_method(mcfg(sampler="random_over"), ds, one, seed=0)
-    assert f.counts_after == {0: len(neg), 1: len(neg)}
+    for sampler in ("smote", "gan"):
+        with pytest.raises(SkipMethod, match="1 minority row"):
+            fit_method(mcfg(sampler=sampler), ds, one, seed=0)
+    for sampler in ("random_over", "noise"):  # copies need no neighbours (noise: no spread)
+        f = fit_method(mcfg(sampler=sampler), ds, one, seed=0)
+        assert f.counts_after == {0: len(neg), 1: len(neg)}
+    with pytest.raises(SkipMethod, match="1 minority row.*SVM"):
+        fit_method(mcfg(model="svm", class_weight="balanced"), ds, one, seed=0)
 
 
 def test_ratio_below_the_training_ratio_fails_naming_the_key(data):
@@ -195,6 +209,12 @@ MODEL_CASES = [
     ("hist_gb", {"class_weight": "balanced"}),
     ("brf", {}),
     ("easy_ensemble", {"n_estimators": 3}),
+    ("balanced_bagging", {"n_estimators": 5}),
+    ("rusboost", {"n_estimators": 5}),
+    ("xgboost", {"class_weight": "balanced"}),
+    ("lightgbm", {"class_weight": "balanced"}),
+    ("svm", {"class_weight": "balanced"}),
+    ("svm", {"svm_kernel": "linear", "svm_c": 0.5}),
     ("mlp", {"class_weight": "balanced"}),
     ("mlp", {"loss": "focal", "focal_gamma": 2.0, "focal_alpha": 0.75, "sampler": "smote"}),
 ]
@@ -218,7 +238,7 @@ def test_model_end_to_end(model, extra, data):
 
 def test_weight_scale_multiplies_the_minority_weight(data):
     ds, split = data
-    for model in ("logreg", "random_forest", "hist_gb"):
+    for model in ("logreg", "random_forest", "hist_gb", "lightgbm"):
         a = fit_method(mcfg(model=model, class_weight="balanced"), ds, split.train, 0)
         b = fit_method(
             mcfg(model=model, class_weight="balanced", weight_scale=3.0), ds, split.train, 0
@@ -245,6 +265,50 @@ def test_every_sampler_with_every_cheap_model(sampler, model, data, mixed):
     fitted = fit_method(cfg, ds, split.train, seed=0)
     assert fitted.counts_before == _counts(ds.y[split.train])
     _score_and_evaluate(fitted, ds, split.validation)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_without_a_sampler_keeps_the_rows(model, data):
+    """Every model x ``none``: it is fitted on exactly the training rows; test rows untouched."""
+    ds, split = data
+    digest, test_counts = ds.digest(), _counts(ds.y[split.test])
+    cfg = mcfg(model=model, sampler="none")
+    check_method(cfg)
+    fitted = fit_method(cfg, ds, split.train, seed=0)
+    assert fitted.counts_after == fitted.counts_before == _counts(ds.y[split.train])
+    assert ds.digest() == digest and _counts(ds.y[split.test]) == test_counts
+    _score_and_evaluate(fitted, ds, split.test)
+
+
+def test_boosting_libraries_take_the_practical_weights(data):
+    ds, split = data
+    y = ds.y[split.train]
+    ratio = (y == 0).sum() / (y == 1).sum()  # w_1 / w_0 of w_c = N / (2 n_c)
+    for scale in (1.0, 3.0):
+        cfg = mcfg(model="xgboost", class_weight="balanced", weight_scale=scale)
+        f = fit_method(cfg, ds, split.train, 0)
+        assert f.model.get_params()["scale_pos_weight"] == pytest.approx(ratio * scale)
+        assert f.packages == ("xgboost-cpu",)
+    assert fit_method(mcfg(model="xgboost"), ds, split.train, 0).model.scale_pos_weight == 1.0
+    lgbm = fit_method(mcfg(model="lightgbm", class_weight="balanced"), ds, split.train, 0)
+    w = lgbm.model.class_weight
+    assert w[1] / w[0] == pytest.approx(ratio) and lgbm.packages == ("lightgbm",)
+
+
+def test_svm_class_weights_survive_its_calibration(data):
+    """The weights reach the Platt fit too: at threshold 0.5 the weighted SVM finds more
+    minority rows than the unweighted one (a calibration on unweighted rows would undo them)."""
+    ds, split = data
+    X, y = ds.X.iloc[split.test], ds.y[split.test]
+    plain = fit_method(mcfg(model="svm"), ds, split.train, 0)
+    weighted = fit_method(mcfg(model="svm", class_weight="balanced"), ds, split.train, 0)
+    heavier = fit_method(
+        mcfg(model="svm", class_weight="balanced", weight_scale=3.0), ds, split.train, 0
+    )
+    n_plain, n_w, n_h = (f.predict(X).sum() for f in (plain, weighted, heavier))
+    assert n_plain < n_w <= n_h
+    recall = [((f.predict(X) == 1) & (y == 1)).sum() for f in (plain, weighted)]
+    assert recall[0] < recall[1]
 
 
 # ------------------------------------------------------------------ thresholds
@@ -317,7 +381,12 @@ BAD = [
     ({"sampler": "smote", "sampling_strategy": "majority"}, "method.sampling_strategy=", "over"),
     ({"sampler": "near_miss", "sampling_strategy": "minority"}, "method.sampling_str", "under"),
     ({"sampler": "bogus"}, "method.sampler='bogus'", "smote_nc"),
-    ({"model": "xgboost"}, "method.model='xgboost'", "hist_gb"),
+    ({"model": "catboost"}, "method.model='catboost'", "xgboost"),
+    ({"model": "rusboost", "sampler": "gan"}, "method.sampler='gan'", "resamples internally"),
+    ({"model": "balanced_bagging", "class_weight": "balanced"}, "method.class_weight=", "balan"),
+    ({"model": "xgboost", "loss": "focal"}, "method.loss='focal'", "method.model=mlp"),
+    ({"sampler": "gan", "sampling_strategy": "majority"}, "method.sampling_strategy=", "over"),
+    ({"sampler": "cluster_centroids", "sampling_strategy": "minority"}, "method.sampl", "under"),
     ({"model": "mlp", "loss": "focal", "focal_alpha": 1.5}, "method.focal_alpha=1.5", "(0, 1)"),
     ({"sampler": "borderline_smote", "borderline_kind": 3}, "method.borderline_kind=3", "1 or 2"),
 ]
@@ -378,8 +447,19 @@ def test_component_registry_is_complete():
     assert set(SAMPLERS) == {
         "none", "random_over", "smote", "borderline_smote", "adasyn", "smote_nc",
         "random_under", "tomek", "enn", "near_miss", "smote_tomek", "smote_enn",
+        "svm_smote", "kmeans_smote", "noise", "gan", "cluster_centroids", "cnn",
+        "one_sided_selection", "ncr", "instance_hardness",
     }  # fmt: skip
     assert set(MODELS) == {
         "mlp", "logreg", "random_forest", "brf", "easy_ensemble", "hist_gb", "majority",
+        "xgboost", "lightgbm", "svm", "balanced_bagging", "rusboost",
     }  # fmt: skip
     assert all(isinstance(c, Component) for c in (*SAMPLERS.values(), *MODELS.values()))
+
+
+def test_readme_tables_list_every_sampler_model_and_preset():
+    readme = (CONF.parent / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    first_cells = " ".join(r.split("|")[1] for r in rows)
+    for name in (*SAMPLERS, *MODELS, *PRESETS):
+        assert f"`{name}`" in first_cells, f"{name} is missing from the README's tables"

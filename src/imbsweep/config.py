@@ -32,6 +32,15 @@ class MethodConf:
     near_miss_version: int = 1
     m_neighbors: int = 10  # borderline_smote: neighbours that decide "danger" rows
     borderline_kind: int = 1  # borderline_smote: 1 or 2
+    kmeans_clusters: int = 8  # kmeans_smote: k-means clusters (imblearn's default 8)
+    cluster_balance_threshold: Any = 0.1  # kmeans_smote: min minority share; "auto" = imblearn's
+    noise_scale: float = 0.1  # noise: jitter std as a fraction of each feature's std
+    # gan sampler (its own keys: the net's hidden_units/epochs/... are the classifier's)
+    gan_latent_dim: int = 16
+    gan_hidden_units: int = 64
+    gan_epochs: int = 200
+    gan_learning_rate: float = 0.001
+    gan_batch_size: int = 64
     # Keras net
     hidden_units: int = 16
     epochs: int = 5
@@ -49,6 +58,9 @@ class MethodConf:
     bootstrap: bool = False
     max_iter: int = 1000
     n_jobs: int = 1
+    # svm
+    svm_c: float = 1.0
+    svm_kernel: str = "rbf"
 
 
 @dataclass
@@ -164,7 +176,7 @@ def _int_at_least(cfg: dict, key: str, low: int, where: str = "method") -> None:
 
 
 def check_method_values(m: dict) -> None:
-    from imbsweep.methods import check_method
+    from imbsweep.methods import check_method, check_params
 
     check_method(m)
     for key in (
@@ -178,6 +190,13 @@ def check_method_values(m: dict) -> None:
         "steps_per_execution",
     ):
         _int_at_least(m, key, 1)
+    cbt = m.get("cluster_balance_threshold", "auto")
+    if cbt != "auto" and not (
+        isinstance(cbt, int | float) and not isinstance(cbt, bool) and 0 <= cbt <= 1
+    ):  # imbalanced-learn takes any number; above 1 no cluster could ever qualify
+        raise ConfigError(
+            "method.cluster_balance_threshold", cbt, "'auto' or a minority share in [0, 1]"
+        )
     if m.get("near_miss_version") not in (1, 2, 3):
         raise ConfigError("method.near_miss_version", m.get("near_miss_version"), "1, 2 or 3")
     ws = m.get("weight_scale")
@@ -205,6 +224,8 @@ def check_method_values(m: dict) -> None:
     t = m.get("threshold")
     if not (t == "tuned" or (isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < 1)):
         raise ConfigError("method.threshold", t, "a number in (0, 1) or 'tuned'")
+    # The rest (e.g. gan_*, noise_scale, svm_kernel): the libraries' declared checks, run now.
+    check_params(m)
 
 
 def check_config(cfg: dict) -> None:
@@ -276,6 +297,7 @@ _SHORT = {
     "near_miss_version": "v",
     "focal_gamma": "gamma",
     "focal_alpha": "alpha",
+    "noise_scale": "noise",
 }
 
 
@@ -291,9 +313,14 @@ def method_label(m: dict) -> str:
     keys = ["k_neighbors"] if smote_like else []
     if m.get("sampler") == "near_miss":
         keys += ["near_miss_version"]
+    if m.get("sampler") == "noise":
+        keys += ["noise_scale"]
+    if m.get("sampler") == "gan":
+        keys += ["gan_epochs"]
     if m.get("class_weight") == "balanced":
         keys += ["weight_scale"]
-    if m.get("model") in ("brf", "random_forest", "easy_ensemble", "hist_gb"):
+    trees = ("brf", "random_forest", "easy_ensemble", "hist_gb", "balanced_bagging", "rusboost")
+    if m.get("model") in (*trees, "xgboost", "lightgbm"):
         keys += ["n_estimators"]
     if m.get("model") == "mlp" and m.get("loss") == "focal":
         keys += ["focal_gamma", "focal_alpha"]

@@ -7,9 +7,10 @@ logged as the method's parameters. Any sampler can be paired with any model, exc
 
 Pairings refused at start (ConfigError naming the key, the value and the fix):
 
-- any sampler in front of a model that resamples internally (``brf``, ``easy_ensemble``);
-- ``class_weight=balanced`` on a model without class weights (``majority``, ``brf``,
-  ``easy_ensemble``);
+- any sampler in front of a model that resamples internally (``brf``, ``easy_ensemble``,
+  ``balanced_bagging``, ``rusboost``);
+- ``class_weight=balanced`` on a model without class weights (``majority`` and the models that
+  resample internally);
 - ``loss=focal`` on any model but ``mlp``;
 - ``threshold=tuned`` on a model whose scores do not rank rows (``majority``);
 - a ``sampling_strategy`` word the sampler cannot honour ('majority' for an over-sampler,
@@ -23,21 +24,30 @@ Pairings that are allowed but odd (they run; read the results with care):
   computed on the resampled rows, so after a balancing sampler they are close to 1 anyway.
 - ``loss=focal`` with a sampler or with ``class_weight=balanced``: focal loss already re-weights
   (``focal_alpha`` weighs the positive class, ``focal_gamma`` the hard rows).
-- SMOTE, borderline SMOTE, ADASYN (and the SMOTE combinations) on a dataset with categorical
-  columns: they interpolate the one-hot columns and make fractional indicator values; SMOTE-NC
-  keeps categories whole.
+- SMOTE, borderline SMOTE, ADASYN, SVM-SMOTE, KMeans-SMOTE (and the SMOTE combinations), and
+  the ``noise`` and ``gan`` samplers on a dataset with categorical columns: they interpolate,
+  jitter or generate the one-hot columns and make fractional indicator values; SMOTE-NC keeps
+  categories whole.
+- ``cluster_centroids``: the majority rows the model sees are k-means centroids, not real rows.
+- ``cnn``, ``one_sided_selection``, ``ncr`` (cleaning) leave the data imbalanced: pair them with
+  class weights or a tuned threshold. ``cnn`` is slow on large data (its 1-NN pass is a Python
+  loop over rows: 219 s on the practical's 8,000 training rows).
 - a fixed ``threshold`` on ``majority``: its scores are constant 0, so no threshold changes it.
 - ``threshold=tuned`` after a sampler or with class weights: fine; it just has less to do.
 - keys a component does not read are ignored and not logged, e.g. ``replacement`` for
   ``easy_ensemble`` (imblearn's default, no replacement), ``learning_rate``/``max_iter`` for
   ``hist_gb`` (sklearn's defaults; its iterations are ``n_estimators``), ``sampling_strategy`` for
-  the cleaning samplers ``tomek`` and ``enn`` (they always clean the majority class).
+  the cleaning samplers ``tomek``, ``enn``, ``cnn``, ``one_sided_selection``, ``ncr`` (they
+  always clean the majority class); ``learning_rate`` for ``rusboost`` (AdaBoost's 1.0) and for
+  the ``gan`` sampler (``gan_learning_rate``: the net's keys stay the classifier's).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,6 +81,10 @@ class Component:
     ratio, ``clean`` removes majority rows near the boundary, ``combine`` = over + clean.
     ``resamples_internally`` (models): the model balances its own training data; no sampler may
     precede it. ``probabilistic`` (models): its scores rank rows, so a threshold can be tuned.
+    ``packages``: distributions a logged model needs beyond scikit-learn and imbalanced-learn.
+    ``sample_weighted``: its class weights are passed to ``fit`` as per-row ``sample_weight``.
+    ``params``: (estimator parameter, method key) where the names differ, so that the
+    libraries' own parameter checks (:func:`check_params`) can name the key.
     """
 
     name: str
@@ -80,6 +94,9 @@ class Component:
     probabilistic: bool = True
     kind: str = ""
     needs_categorical: bool = False
+    packages: tuple[str, ...] = ()
+    sample_weighted: bool = False
+    params: tuple[tuple[str, str], ...] = ()
 
 
 SAMPLERS: dict[str, Component] = {}
@@ -112,10 +129,7 @@ def _effective_k(cfg: dict, n_min: int, key: str = "k_neighbors", extra: int = 1
     """Neighbour counts fitted on the minority rows need ``k + extra`` of them (SMOTE-like: the
     row itself + k); shrink k on tiny minorities and say so. The k used is logged."""
     k = int(cfg[key])
-    if n_min < 1 + extra:
-        raise SkipMethod(
-            f"{n_min} minority row(s) in training: at least {1 + extra} needed for {key}"
-        )
+    _need_minority(n_min, 1 + extra, key)
     if k + extra > n_min:
         log.warning(
             "%s=%d needs %d minority rows, training has %d: using %d",
@@ -127,6 +141,11 @@ def _effective_k(cfg: dict, n_min: int, key: str = "k_neighbors", extra: int = 1
         )
         return n_min - extra
     return k
+
+
+def _need_minority(n_min: int, need: int, what: str) -> None:
+    if n_min < need:
+        raise SkipMethod(f"{n_min} minority row(s) in training: at least {need} needed for {what}")
 
 
 def _strategy(cfg: dict) -> Any:
@@ -297,6 +316,155 @@ def _smote_enn(cfg, seed, y, cat_idx=()):
     return SMOTEENN(smote=smote, enn=enn, random_state=seed), {"k_used": k}
 
 
+@_sampler("svm_smote", ("k_neighbors", "m_neighbors", "sampling_strategy"), kind="over")
+def _svm_smote(cfg, seed, y, cat_idx=()):
+    """SMOTE from the minority support vectors of an SVM (imblearn's SVC default), towards the
+    boundary; ``m_neighbors`` decide which support vectors are in danger, as in borderline."""
+    from imblearn.over_sampling import SVMSMOTE
+
+    s = _ratio_ok(cfg, y, "over-sampling")
+    k = _effective_k(cfg, _n_min(y))
+    m = min(int(cfg["m_neighbors"]), len(y) - 1)
+    sampler = SVMSMOTE(k_neighbors=k, m_neighbors=m, sampling_strategy=s, random_state=seed)
+    return sampler, {"k_used": k, "m_used": m}
+
+
+@_sampler(
+    "kmeans_smote",
+    ("k_neighbors", "sampling_strategy", "kmeans_clusters", "cluster_balance_threshold"),
+    kind="over",
+    params=(("n_clusters", "kmeans_clusters"),),
+)
+def _kmeans_smote(cfg, seed, y, cat_idx=()):
+    """K-means on all training rows, then SMOTE inside the clusters where the minority share is
+    at least ``cluster_balance_threshold`` (more rows for sparser clusters). When no cluster
+    qualifies imblearn raises; the seed is then skipped with its advice as the reason."""
+    from imblearn.over_sampling import KMeansSMOTE
+    from sklearn.cluster import MiniBatchKMeans
+
+    s = _ratio_ok(cfg, y, "over-sampling")
+    k = _effective_k(cfg, _n_min(y))
+    kmeans = MiniBatchKMeans(
+        n_clusters=min(int(cfg["kmeans_clusters"]), len(y)), n_init=3, random_state=seed
+    )
+    sampler = KMeansSMOTE(
+        k_neighbors=k,
+        sampling_strategy=s,
+        kmeans_estimator=kmeans,
+        cluster_balance_threshold=cfg["cluster_balance_threshold"],
+        random_state=seed,
+        n_jobs=int(cfg.get("n_jobs", 1)),
+    )
+    return sampler, {"k_used": k}
+
+
+@_sampler("noise", ("noise_scale", "sampling_strategy"), kind="over")
+def _noise(cfg, seed, y, cat_idx=()):
+    """Copies of minority rows with Gaussian jitter (see :mod:`imbsweep.noise_sampler`)."""
+    from imbsweep.noise_sampler import GaussianNoiseOverSampler
+
+    s = _ratio_ok(cfg, y, "over-sampling")
+    return GaussianNoiseOverSampler(
+        sampling_strategy=s, noise_scale=float(cfg["noise_scale"]), random_state=seed
+    ), {}
+
+
+GAN_KEYS = (
+    "gan_latent_dim",
+    "gan_hidden_units",
+    "gan_epochs",
+    "gan_learning_rate",
+    "gan_batch_size",
+)
+
+
+@_sampler(
+    "gan",
+    (*GAN_KEYS, "sampling_strategy"),
+    kind="over",
+    params=tuple((k.removeprefix("gan_"), k) for k in GAN_KEYS),
+)
+def _gan(cfg, seed, y, cat_idx=()):
+    """A small Keras GAN trained on the minority training rows (see :mod:`imbsweep.gan_sampler`).
+    Like SMOTE it needs two minority rows (else the seed is skipped); its batch shrinks to the
+    rows there are."""
+    from imbsweep.gan_sampler import GANOverSampler
+
+    s = _ratio_ok(cfg, y, "over-sampling")
+    _need_minority(_n_min(y), 2, "a GAN (as SMOTE with k = 1)")
+    sampler = GANOverSampler(
+        sampling_strategy=s,
+        latent_dim=int(cfg["gan_latent_dim"]),
+        hidden_units=int(cfg["gan_hidden_units"]),
+        epochs=int(cfg["gan_epochs"]),
+        learning_rate=float(cfg["gan_learning_rate"]),
+        batch_size=int(cfg["gan_batch_size"]),
+        random_state=seed,
+    )
+    return sampler, {}
+
+
+@_sampler("cluster_centroids", ("sampling_strategy",), kind="under")
+def _cluster_centroids(cfg, seed, y, cat_idx=()):
+    """Replaces the majority rows by k-means centroids (as many as the target ratio asks):
+    the majority rows the model sees are synthetic."""
+    from imblearn.under_sampling import ClusterCentroids
+    from sklearn.cluster import KMeans
+
+    s = _ratio_ok(cfg, y, "under-sampling")
+    return ClusterCentroids(
+        sampling_strategy=s, estimator=KMeans(n_init=1, random_state=seed), random_state=seed
+    ), {}
+
+
+@_sampler("cnn", (), kind="clean")
+def _cnn(cfg, seed, y, cat_idx=()):
+    """Condensed nearest neighbour (Hart 1968, 1-NN): keeps the majority rows a 1-NN rule on the
+    rows kept so far gets wrong, so mostly rows near the boundary. Slow on large data."""
+    from imblearn.under_sampling import CondensedNearestNeighbour
+
+    return CondensedNearestNeighbour(random_state=seed, n_jobs=int(cfg.get("n_jobs", 1))), {}
+
+
+@_sampler("one_sided_selection", (), kind="clean")
+def _one_sided_selection(cfg, seed, y, cat_idx=()):
+    """One-sided selection (Kubat & Matwin 1997): condensed 1-NN, then Tomek-link cleaning."""
+    from imblearn.under_sampling import OneSidedSelection
+
+    return OneSidedSelection(random_state=seed, n_jobs=int(cfg.get("n_jobs", 1))), {}
+
+
+@_sampler("ncr", ("n_neighbors",), kind="clean")
+def _ncr(cfg, seed, y, cat_idx=()):
+    """Neighbourhood cleaning rule (Laurikkala 2001): edited nearest neighbours, plus the
+    majority neighbours of minority rows that the neighbours would misclassify."""
+    from imblearn.under_sampling import NeighbourhoodCleaningRule
+
+    n = min(int(cfg["n_neighbors"]), len(y) - 1)
+    return NeighbourhoodCleaningRule(n_neighbors=n, n_jobs=int(cfg.get("n_jobs", 1))), {
+        "n_neighbors_used": n
+    }
+
+
+@_sampler("instance_hardness", ("sampling_strategy",), kind="under")
+def _instance_hardness(cfg, seed, y, cat_idx=()):
+    """Instance hardness threshold (Smith et al. 2014): drops the majority rows a
+    cross-validated random forest (imblearn's default) finds hardest, towards the target ratio."""
+    from imblearn.under_sampling import InstanceHardnessThreshold
+    from sklearn.ensemble import RandomForestClassifier
+
+    s = _ratio_ok(cfg, y, "under-sampling")
+    forest = RandomForestClassifier(random_state=seed, n_jobs=int(cfg.get("n_jobs", 1)))
+    cv = max(2, min(5, _n_min(y)))  # folds are stratified: no more than the minority rows
+    return InstanceHardnessThreshold(
+        estimator=forest,
+        sampling_strategy=s,
+        cv=cv,
+        random_state=seed,
+        n_jobs=int(cfg.get("n_jobs", 1)),
+    ), {}
+
+
 # ---------------------------------------------------------------- models
 #
 # A model builder is ``build(cfg, seed, y_fit)``: ``y_fit`` are the labels it is fitted on
@@ -398,6 +566,106 @@ def _hist_gb(cfg, seed, y_train):
 
 
 @_model(
+    "balanced_bagging",
+    ("n_estimators", "sampling_strategy", "replacement"),
+    resamples_internally=True,
+)
+def _balanced_bagging(cfg, seed, y_train):
+    """imblearn's BalancedBagging: decision trees, each on a random under-sample balanced to
+    ``sampling_strategy`` (drawn with ``replacement`` or not), then bootstrapped."""
+    from imblearn.ensemble import BalancedBaggingClassifier
+
+    return BalancedBaggingClassifier(
+        n_estimators=int(cfg["n_estimators"]),
+        sampling_strategy=_ratio_ok(cfg, y_train, "its under-sampling"),
+        replacement=bool(cfg["replacement"]),
+        random_state=seed,
+        n_jobs=int(cfg.get("n_jobs", 1)),
+    )
+
+
+@_model("rusboost", ("n_estimators", "sampling_strategy", "replacement"), resamples_internally=True)
+def _rusboost(cfg, seed, y_train):
+    """imblearn's RUSBoost: AdaBoost (its learning rate 1.0, not ``method.learning_rate``, which
+    is the net's) with a random under-sample before each boosting round."""
+    from imblearn.ensemble import RUSBoostClassifier
+
+    return RUSBoostClassifier(
+        n_estimators=int(cfg["n_estimators"]),
+        sampling_strategy=_ratio_ok(cfg, y_train, "its under-sampling"),
+        replacement=bool(cfg["replacement"]),
+        random_state=seed,
+    )
+
+
+def _pos_weight(cfg: dict, y_fit: np.ndarray) -> float:
+    """The practical's weights as one ratio w_1 / w_0 = n_0 / n_1 x weight_scale (boosting
+    libraries' ``scale_pos_weight``); 1 without ``class_weight=balanced``."""
+    w = _class_weight(cfg, y_fit)
+    return 1.0 if w is None else w[1] / w[0]
+
+
+@_model("xgboost", ("n_estimators", "class_weight", "weight_scale"), packages=("xgboost-cpu",))
+def _xgboost(cfg, seed, y_train):
+    """XGBoost (hist trees, its defaults otherwise) with ``scale_pos_weight`` = w_1 / w_0."""
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(
+        n_estimators=int(cfg["n_estimators"]),
+        scale_pos_weight=_pos_weight(cfg, y_train),
+        tree_method="hist",
+        random_state=seed,
+        n_jobs=int(cfg.get("n_jobs", 1)),
+        verbosity=0,
+    )
+
+
+@_model("lightgbm", ("n_estimators", "class_weight", "weight_scale"), packages=("lightgbm",))
+def _lightgbm(cfg, seed, y_train):
+    """LightGBM (its defaults) with the practical's class weights as ``class_weight`` (the same
+    w_c as the other models; ``is_unbalance`` would fix weight_scale at 1)."""
+    from lightgbm import LGBMClassifier
+
+    return LGBMClassifier(
+        n_estimators=int(cfg["n_estimators"]),
+        class_weight=_class_weight(cfg, y_train),
+        random_state=seed,
+        n_jobs=int(cfg.get("n_jobs", 1)),
+        deterministic=True,
+        verbose=-1,
+    )
+
+
+SVM_FOLDS = 3
+
+
+@_model(
+    "svm",
+    ("class_weight", "weight_scale", "svm_c", "svm_kernel"),
+    sample_weighted=True,
+    params=(("C", "svm_c"), ("kernel", "svm_kernel")),
+)
+def _svm(cfg, seed, y_train):
+    """scikit-learn's SVC; probabilities by Platt scaling on SVM_FOLDS cross-validated folds
+    (``CalibratedClassifierCV``, as ``SVC(probability=True)`` did: that flag is deprecated in
+    scikit-learn 1.9). Fitting costs SVM_FOLDS + 1 SVMs.
+
+    The class weights go in as per-row sample weights, which reach both the SVMs (the same as
+    SVC's ``class_weight``) and the Platt fit: a calibration on unweighted rows would map the
+    scores back to the imbalanced prior and undo the weights at threshold 0.5.
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.svm import SVC
+
+    n_min = int(min(np.sum(y_train == 1), np.sum(y_train == 0)))
+    _need_minority(n_min, 2, "the SVM's calibration folds")
+    svc = SVC(C=float(cfg["svm_c"]), kernel=str(cfg["svm_kernel"]), random_state=seed)
+    folds = StratifiedKFold(n_splits=min(SVM_FOLDS, n_min), shuffle=True, random_state=seed)
+    return CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False)
+
+
+@_model(
     "mlp",
     (
         "hidden_units",
@@ -446,6 +714,8 @@ class FittedMethod:
     counts_after: dict[int, int]
     fit_seconds: float
     info: dict[str, Any] = field(default_factory=dict)
+    # Distributions the logged model needs beyond scikit-learn and imbalanced-learn.
+    packages: tuple[str, ...] = ()
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         if self.preprocessor is None:
@@ -578,6 +848,63 @@ def check_method(cfg: dict) -> None:
         )
 
 
+def check_params(cfg: dict) -> None:
+    """The libraries' own parameter checks on the chosen sampler and model, at start.
+
+    imbalanced-learn and scikit-learn declare their constraints (``_parameter_constraints``) and
+    check them when fitting; this builds the sampler and model from the config (nothing is
+    fitted, so nothing is computed) and runs those checks now, naming the ``method.*`` key. Run
+    after the hand-written checks of ``config.check_method_values``, which cover the rest.
+    """
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    y = np.r_[np.zeros(1000, dtype=np.int64), np.ones(100, dtype=np.int64)]  # only its counts
+    for comp in (SAMPLERS[cfg["sampler"]], MODELS[cfg["model"]]):
+        try:
+            with _quiet():
+                built = (
+                    comp.build(cfg, 0, y, ()) if comp.name in SAMPLERS else comp.build(cfg, 0, y)
+                )
+        except (SkipMethod, ValueError):  # data-dependent: decided when the job has its data
+            continue
+        est = built[0] if isinstance(built, tuple) else built
+        try:
+            _validate_params(est)
+        except InvalidParameterError as exc:
+            match = re.match(
+                r"The '(\w+)' parameter of \w+ must be (.*)\. Got .* instead", str(exc)
+            )
+            if not match:
+                raise
+            key = dict(comp.params).get(match.group(1), match.group(1))
+            if key not in comp.keys:
+                raise
+            raise ConfigError(f"method.{key}", cfg.get(key), match.group(2)) from None
+
+
+def _validate_params(est: Any) -> None:
+    """``_validate_params`` of ``est`` and of the estimators inside it (e.g. the SVC in its
+    calibration wrapper, the k-means inside KMeans-SMOTE)."""
+    if not hasattr(est, "get_params"):
+        return  # ours without declared constraints (the Keras net): checked in config.py
+    inner = list(est.get_params(deep=True).values())
+    for e in (est, *inner):
+        # Only estimators that declare constraints (XGBoost's and LightGBM's do not).
+        if hasattr(e, "_parameter_constraints") and hasattr(e, "_validate_params"):
+            e._validate_params()
+
+
+@contextlib.contextmanager
+def _quiet():
+    """No k-shrinking warnings for the stand-in labels of :func:`check_params`."""
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def check_method_data(cfg: dict, ds: Dataset) -> None:
     """The pairing checks that need the dataset; call after loading it, before any run opens."""
     sampler = cfg.get("sampler")
@@ -696,14 +1023,22 @@ def fit_method(
             try:
                 Xa, y_fit = sampler.fit_resample(Xa, y_tr)
             except RuntimeError as exc:
-                # ADASYN: "Not any neigbours belong to the majority class" (nothing to weigh).
+                # ADASYN: "Not any neigbours belong to the majority class" (nothing to weigh);
+                # KMeans-SMOTE: "No clusters found with sufficient samples ...".
                 raise SkipMethod(f"{cfg['sampler']}: {exc}") from exc
+            # Figures the sampler measured while fitting (a GAN's losses, its fidelity).
+            info.update(getattr(sampler, "info_", {}))
         else:
             y_fit = y_tr
     if len(np.unique(y_fit)) < 2:
         raise SkipMethod(f"{cfg['sampler']} left a single class in the training rows")
-    model = MODELS[cfg["model"]].build(cfg, seed, y_fit)
-    model.fit(Xa, y_fit)
+    model_comp = MODELS[cfg["model"]]
+    model = model_comp.build(cfg, seed, y_fit)
+    weights = _class_weight(cfg, y_fit) if model_comp.sample_weighted else None
+    if weights is None:
+        model.fit(Xa, y_fit)
+    else:
+        model.fit(Xa, y_fit, sample_weight=np.where(y_fit == 1, weights[1], weights[0]))
     fit_seconds = time.perf_counter() - t0
     fitted = FittedMethod(
         preprocessor=pre,
@@ -713,6 +1048,7 @@ def fit_method(
         counts_after=_counts(y_fit),
         fit_seconds=fit_seconds,
         info=info,
+        packages=model_comp.packages,
     )
     if cfg.get("threshold") == "tuned":
         metric = cfg.get("threshold_metric", "minority_f1")

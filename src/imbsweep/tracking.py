@@ -198,11 +198,13 @@ def git_commit() -> str:
 
 
 @functools.cache
-def pip_requirements(flavor: str) -> list[str]:
-    """Pinned requirements for logged models; MLflow's own inference costs ~5 s per model."""
+def pip_requirements(flavor: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """Pinned requirements for logged models; MLflow's own inference costs ~5 s per model.
+    ``extra``: the model's own library (e.g. xgboost-cpu), see ``FittedMethod.packages``."""
     pkgs = ["mlflow", "numpy", "pandas", "scikit-learn", "imbalanced-learn", "cloudpickle"]
     if flavor == "keras":
         pkgs += ["keras", "tensorflow-cpu"]
+    pkgs += list(extra)
     return [f"{p}=={version(p)}" for p in pkgs]
 
 
@@ -434,7 +436,7 @@ class Tracker:
                 run_id=run_id,
                 sk_model=est,
                 signature=infer_signature(Xe, est.predict_proba(Xe)),
-                pip_requirements=pip_requirements("sklearn"),
+                pip_requirements=pip_requirements("sklearn", getattr(fitted, "packages", ())),
                 serialization_format=self.sklearn_format,
                 **kw,
             )
