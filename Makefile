@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install run tune test test-fast lint format ui report bench bench-tune datasets clean
+.PHONY: install run tune test test-fast lint format ui report bench bench-tune bench-scale datasets clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -57,6 +57,10 @@ bench: install
 ## Tuning throughput: trials/min per method and the speedup of 2 workers over 1.
 bench-tune: install
 	$(BIN)/python benchmarks/tuning_throughput.py $(ARGS)
+
+## Sweep engine: 2 workers vs 1 on the main job, a 500k-row CSV vs by hand, rerun after SIGKILL.
+bench-scale: install
+	$(BIN)/python benchmarks/scale.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) multirun outputs reports bench-results .pytest_cache .ruff_cache
