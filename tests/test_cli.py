@@ -87,7 +87,7 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
         uri,
     )
     assert p.returncode != 0
-    assert "1 job(s) of the sweep failed" in p.stdout + p.stderr
+    assert "1 unit(s) of the sweep failed" in p.stdout + p.stderr
     assert "| naive | 1 |" in (sweep_dir / "ranges.md").read_text()
     all_runs = runs(uri)
     (failed_job,) = [j for j in by_level(all_runs, "job") if j.data.tags["method"] == "smote_ann"]

@@ -51,6 +51,7 @@ class Job:
     run_id: str | None = None
     done: dict[int, str] = field(default_factory=dict)  # seed -> finished seed run id
     skipped: int = 0
+    errors: list[str] = field(default_factory=list)
 
     @property
     def stage(self) -> str:
@@ -438,10 +439,9 @@ class SweepDriver:
                     job.skipped += 1
                 job.done[seed] = out.get("run_id") or ""
             else:
-                exc = ret._return_value
-                self.failures.append(
-                    Failure(job.label, job.overrides + [f"seed={seed}"], _error_text(exc))
-                )
+                error = _error_text(ret._return_value)
+                job.errors.append(error)
+                self.failures.append(Failure(job.label, job.overrides + [f"seed={seed}"], error))
 
     def _finish(self, jobs: list[Job]) -> int:
         from imbsweep import sweep
@@ -473,7 +473,6 @@ class SweepDriver:
         from imbsweep.runner import aggregate
 
         rows = seed_rows(self.sweep_id, [self.tracker.experiment_id])
-        failed_labels = {f.label for f in self.failures}
         for job in jobs:
             mine = rows[rows["job_id"] == job.run_id] if not rows.empty else rows
             metric_cols = [c for c in mine.columns if c not in _ROW_KEYS]
@@ -484,8 +483,9 @@ class SweepDriver:
             agg = aggregate(per_seed)
             agg.update({"n_seeds": len(per_seed), "n_skipped": job.skipped})
             self.tracker.log_metrics(job.run_id, agg)
-            missing = len(job.done) < len(job.seeds)
-            status = "FAILED" if missing or job.label in failed_labels else "FINISHED"
+            if job.errors:
+                self.tracker.set_tags(job.run_id, {"error": job.errors[0][:5000]})
+            status = "FAILED" if len(job.done) < len(job.seeds) else "FINISHED"
             self.tracker.end_run(job.run_id, status)
 
 
