@@ -408,6 +408,7 @@ def _hist_gb(cfg, seed, y_train):
         "weight_scale",
         "steps_per_execution",
         "loss",
+        "early_stopping",
     ),
 )
 def _mlp(cfg, seed, y_train):
@@ -425,6 +426,7 @@ def _mlp(cfg, seed, y_train):
         loss=str(cfg.get("loss", "bce")),
         focal_gamma=float(cfg.get("focal_gamma", 2.0)),
         focal_alpha=float(cfg.get("focal_alpha", 0.25)),
+        early_stopping=int(cfg.get("early_stopping", 0)),
     )
 
 
@@ -465,7 +467,7 @@ def method_keys(cfg: dict) -> tuple[str, ...]:
     """The config keys this method actually reads (its loggable parameters)."""
     keys = ["name", "sampler", "model", "threshold"]
     if cfg.get("threshold") == "tuned":
-        keys.append("threshold_metric")
+        keys += ["threshold_metric", "threshold_cv"]
     for comp in (SAMPLERS.get(cfg.get("sampler")), MODELS.get(cfg.get("model"))):
         if comp is not None:
             keys += [k for k in comp.keys if k not in keys]
@@ -705,6 +707,8 @@ def fit_method(
     model = MODELS[cfg["model"]].build(cfg, seed, y_fit)
     model.fit(Xa, y_fit)
     fit_seconds = time.perf_counter() - t0
+    if getattr(model, "epochs_run_", None) is not None:
+        info["epochs_run"] = model.epochs_run_  # with early stopping
     fitted = FittedMethod(
         preprocessor=pre,
         model=model,
