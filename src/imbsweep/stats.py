@@ -149,6 +149,8 @@ def friedman(scores: pd.DataFrame, higher_is_better: bool = True) -> Friedman:
     if k < 3:
         # scipy's Friedman needs 3 groups; with 2 the Wilcoxon test is the one to use.
         return Friedman(r.mean(), n, math.nan, math.nan, math.nan, math.nan)
+    if (r.nunique(axis=1) == 1).all():  # every dataset ties every method: nothing to test
+        return Friedman(r.mean(), n, 0.0, 1.0, 0.0, 1.0)
     res = sps.friedmanchisquare(*[s[c].to_numpy(float) for c in s.columns])
     chi2 = float(res.statistic)
     ff, p_ff = iman_davenport(chi2, n, k)
