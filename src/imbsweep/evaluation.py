@@ -30,6 +30,8 @@ METRICS = (
 # Also logged by every seed run; lower is better, so they are not objectives or tie-breakers.
 # Remedies shift the predicted probabilities: these say how far from calibrated they are.
 CALIBRATION_METRICS = ("brier", "log_loss")
+# Every key evaluate() returns, in order.
+EVALUATED = (*METRICS, *CALIBRATION_METRICS, "predicted_positives")
 
 
 def evaluate(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[str, float]:
