@@ -215,8 +215,23 @@ def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
 
 def reliability_data(rows: pd.DataFrame) -> dict[str, dict]:
     """Per label, the seed runs' reliability bins added up (read from each run's artifact)."""
+    import os
+
     import mlflow
 
+    # One progress bar per downloaded file would flood the console.
+    before = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        return _reliability_data(rows, mlflow)
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = before
+
+
+def _reliability_data(rows: pd.DataFrame, mlflow) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for label, g in rows.groupby("label", sort=False):
         acc = None

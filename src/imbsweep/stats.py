@@ -222,7 +222,7 @@ def cd_diagram(
     sp.critical_difference_diagram(avg_ranks.to_dict(), sig, ax=ax)
     if cd is not None:
         title += f" (Nemenyi CD = {cd:.2f})"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, pad=22)  # above the rank axis labels
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
