@@ -118,3 +118,20 @@ def test_logged_model_with_tuned_threshold_predicts_thresholded_labels(store, me
     tp = int(((expected == 1) & (ds.y[split.test] == 1)).sum())
     assert m["predicted_positives"] == expected.sum()
     assert m["minority_recall"] == pytest.approx(tp / ds.y[split.test].sum())
+
+
+def test_net_budget_min_steps_and_early_stopping():
+    from imbsweep.keras_model import KerasMLP
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4)).astype(np.float32)
+    y = (X[:, 0] + 0.3 * rng.normal(size=120) > 1.0).astype(np.int64)
+    # 120 rows / batch 32 = 4 steps per pass: 200 steps need 50 passes, 5 epochs of 10 copies.
+    net = KerasMLP(epochs=5, batch_size=32, min_steps=200, steps_per_execution=10).fit(X, y)
+    assert net.passes_ == 50
+    assert KerasMLP(epochs=5, min_steps=0).fit(X, y).passes_ is None
+    es = KerasMLP(epochs=30, early_stopping=2, steps_per_execution=10).fit(X, y)
+    assert 3 <= es.epochs_run_ <= 30
+    cfg = compose_cfg(["sweeps=benchmark_keel", "method=ann"])["method"]
+    assert cfg["min_steps"] == 2000 and cfg["epochs"] == 5
+    assert compose_cfg(["method=smote_ann"])["method"]["min_steps"] == 0  # the practical's 5

@@ -42,6 +42,7 @@ class MethodConf:
     learning_rate: float = 0.001
     steps_per_execution: int = 50
     early_stopping: int = 0  # > 0: patience in epochs on held-out fit rows; epochs is then the cap
+    min_steps: int = 0  # > 0: at least this many optimizer steps, whatever the data's size
     class_weight: str = "none"
     weight_scale: float = 1.0
     loss: str = "bce"
@@ -166,6 +167,7 @@ def check_method_values(m: dict) -> None:
     ):
         _int_at_least(m, key, 1)
     _int_at_least(m, "early_stopping", 0)
+    _int_at_least(m, "min_steps", 0)
     if m.get("near_miss_version") not in (1, 2, 3):
         raise ConfigError("method.near_miss_version", m.get("near_miss_version"), "1, 2 or 3")
     ws = m.get("weight_scale")

@@ -20,7 +20,11 @@ class KerasMLP:
     on hard rows (0 = weighted cross-entropy).
     ``early_stopping`` > 0: hold out a stratified 10% of the rows it is given, stop when their
     loss has not improved for that many epochs (``epochs`` is then the cap) and keep the best
-    weights; ``epochs_run_`` says how many ran. A training budget that fits the data's size.
+    weights; ``epochs_run_`` says how many ran.
+    ``min_steps`` > 0: at least that many optimizer steps in all, whatever the data's size (5
+    epochs of 300 rows are 50 steps; of 8,000 rows, 1,250). The rows are repeated within each
+    epoch rather than running more epochs: the same number of updates with far fewer Keras epoch
+    boundaries, which dominate the cost on small sets. ``passes_`` is the passes over the rows.
     """
 
     def __init__(
@@ -36,6 +40,7 @@ class KerasMLP:
         focal_gamma: float = 2.0,
         focal_alpha: float = 0.25,
         early_stopping: int = 0,
+        min_steps: int = 0,
     ):
         self.hidden_units = hidden_units
         self.epochs = epochs
@@ -48,7 +53,9 @@ class KerasMLP:
         self.focal_gamma = focal_gamma
         self.focal_alpha = focal_alpha
         self.early_stopping = early_stopping
+        self.min_steps = min_steps
         self.epochs_run_: int | None = None
+        self.passes_: int | None = None
 
     def _loss(self):
         import keras
@@ -92,6 +99,14 @@ class KerasMLP:
                 monitor="val_loss", patience=self.early_stopping, restore_best_weights=True
             )
             kw = {"validation_data": (Xv, yv), "callbacks": [stop]}
+        if self.min_steps > 0:
+            import math
+
+            passes = math.ceil(self.min_steps / math.ceil(len(y) / self.batch_size))
+            reps = max(1, math.ceil(passes / self.epochs))
+            if reps > 1:
+                X, y = np.tile(X, (reps, 1)), np.tile(y, reps)
+            self.passes_ = reps * self.epochs
         hist = model.fit(
             X,
             y,

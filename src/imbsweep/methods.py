@@ -409,6 +409,7 @@ def _hist_gb(cfg, seed, y_train):
         "steps_per_execution",
         "loss",
         "early_stopping",
+        "min_steps",
     ),
 )
 def _mlp(cfg, seed, y_train):
@@ -427,6 +428,7 @@ def _mlp(cfg, seed, y_train):
         focal_gamma=float(cfg.get("focal_gamma", 2.0)),
         focal_alpha=float(cfg.get("focal_alpha", 0.25)),
         early_stopping=int(cfg.get("early_stopping", 0)),
+        min_steps=int(cfg.get("min_steps", 0)),
     )
 
 
@@ -707,8 +709,9 @@ def fit_method(
     model = MODELS[cfg["model"]].build(cfg, seed, y_fit)
     model.fit(Xa, y_fit)
     fit_seconds = time.perf_counter() - t0
-    if getattr(model, "epochs_run_", None) is not None:
-        info["epochs_run"] = model.epochs_run_  # with early stopping
+    for attr, key in (("epochs_run_", "epochs_run"), ("passes_", "passes")):
+        if getattr(model, attr, None) is not None:  # the net's budget as it ran
+            info[key] = getattr(model, attr)
     fitted = FittedMethod(
         preprocessor=pre,
         model=model,
