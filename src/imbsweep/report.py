@@ -382,8 +382,8 @@ def _significance(rows, metrics, out_dir: Path, files: dict, do_plot: bool) -> s
                     f.avg_ranks,
                     sig["nemenyi"],
                     out_dir / "cd_diagram.png",
-                    f"Mean rank on {m} over {f.n_datasets} datasets (bars: Nemenyi, not "
-                    "significant)",
+                    f"{m}: mean rank over {f.n_datasets} datasets; bars join methods "
+                    "Nemenyi does not separate",
                     sig["cd"],
                 )
     if tables:

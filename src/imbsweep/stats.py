@@ -218,10 +218,10 @@ def cd_diagram(
     import matplotlib.pyplot as plt
     import scikit_posthocs as sp
 
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(avg_ranks) + 1.6))
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(avg_ranks) + 1.8))
     sp.critical_difference_diagram(avg_ranks.to_dict(), sig, ax=ax)
     if cd is not None:
-        title += f" (Nemenyi CD = {cd:.2f})"
+        title += f"\n(Nemenyi CD = {cd:.2f})"
     ax.set_title(title, fontsize=10, pad=22)  # above the rank axis labels
     fig.tight_layout()
     fig.savefig(path, dpi=110)
