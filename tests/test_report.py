@@ -91,3 +91,13 @@ def test_sweep_report_from_mlflow_has_params_pairs_and_reliability(store, tmp_pa
     assert "Claims not applied" not in md or "data.digest" in md  # other setting: no verdicts
     assert "reliability.png" in files and files["reliability.png"].exists()
     assert (pd.read_csv(files["ranges.csv"])["vs_claim"] == "-").all()
+
+
+def test_job_runs_carry_the_ci_of_each_mean():
+    from imbsweep.runner import aggregate
+
+    agg = aggregate([{"minority_f1": v, "fit_seconds": 1.0} for v in (0.5, 0.6, 0.7)])
+    _, lo, hi = stats.mean_ci([0.5, 0.6, 0.7])
+    assert (agg["minority_f1_ci_low"], agg["minority_f1_ci_high"]) == (lo, hi)
+    assert agg["minority_f1_std"] == pytest.approx(0.1)  # ddof=1
+    assert "fit_seconds_ci_low" not in agg  # bookkeeping numbers get no interval

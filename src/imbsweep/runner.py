@@ -20,6 +20,7 @@ from imbsweep import tracking
 from imbsweep.config import check_config, method_label, resolve_seeds
 from imbsweep.data import Dataset, halve, load_dataset, split_dataset
 from imbsweep.evaluation import (
+    CALIBRATION_METRICS,
     METRICS,
     confusion,
     evaluate,
@@ -28,7 +29,7 @@ from imbsweep.evaluation import (
     report_text,
 )
 from imbsweep.methods import SkipMethod, check_method_data, fit_method, method_keys
-from imbsweep.stats import sample_std
+from imbsweep.stats import mean_ci, sample_std
 from imbsweep.threshold import oof_threshold
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,8 @@ def data_params(ds: Dataset) -> dict[str, Any]:
 
 
 def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
-    """mean / std / min / max of every metric across seeds (sample std, as the ranges table)."""
+    """mean / std / min / max of every metric across seeds (sample std, as the ranges table),
+    and the 95% CI of the mean of the evaluation metrics (NaN, so not logged, for one seed)."""
     out: dict[str, float] = {}
     if not metrics:
         return out
@@ -89,6 +91,8 @@ def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
         out[f"{key}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
         out[f"{key}_min"] = float(vals.min())
         out[f"{key}_max"] = float(vals.max())
+        if key in METRICS or key in CALIBRATION_METRICS:  # 95% t-interval of the mean
+            _, out[f"{key}_ci_low"], out[f"{key}_ci_high"] = mean_ci(vals)
     return out
 
 
