@@ -260,8 +260,9 @@ def test_file_int_target_with_explicit_positive(tmp_path):
     for positive in (1, "1", 1.0):
         ds = _load(tmp_path / "t.csv", positive=positive)
         assert ds.positive_label == "1" and ds.n_minority == 6
-    ds = _load(tmp_path / "t.csv", positive=0)  # the majority as positive is allowed
-    assert ds.positive_label == "0" and ds.n_minority == 34
+    # The majority as positive would make every minority_* metric the majority's: refused.
+    with pytest.raises(ConfigError, match=r"dataset.positive=0.*is the majority.*positive=1"):
+        _load(tmp_path / "t.csv", positive=0)
 
 
 def test_file_multiclass_one_vs_rest(tmp_path):

@@ -16,7 +16,7 @@ from imbsweep import tracking
 from imbsweep.config import MethodConf, check_config, method_label
 from imbsweep.data import Dataset, split_dataset
 from imbsweep.errors import ConfigError
-from imbsweep.evaluation import METRICS, evaluate
+from imbsweep.evaluation import EVALUATED, evaluate
 from imbsweep.methods import (
     MODELS,
     SAMPLERS,
@@ -90,7 +90,7 @@ def _score_and_evaluate(fitted, ds, rows):
     assert score.shape == (len(rows),) and np.all((score >= 0) & (score <= 1))
     assert set(np.unique(pred)) <= {0, 1}
     m = evaluate(y, pred, score)
-    assert tuple(m) == METRICS  # the same metric names, in order, for every combination
+    assert tuple(m) == EVALUATED  # the same metric names, in order, for every combination
     return m
 
 

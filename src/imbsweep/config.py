@@ -25,6 +25,9 @@ class MethodConf:
     model: str = MISSING
     threshold: Any = 0.5
     threshold_metric: str = "minority_f1"
+    # threshold=tuned: 0 = on the validation rows; k >= 2 = on out-of-fold scores of the
+    # training rows (k stratified folds; no validation split needed)
+    threshold_cv: int = 0
     # samplers
     k_neighbors: int = 5
     sampling_strategy: Any = "auto"
@@ -47,6 +50,8 @@ class MethodConf:
     batch_size: int = 32
     learning_rate: float = 0.001
     steps_per_execution: int = 50
+    early_stopping: int = 0  # > 0: patience in epochs on held-out fit rows; epochs is then the cap
+    min_steps: int = 0  # > 0: at least this many optimizer steps, whatever the data's size
     class_weight: str = "none"
     weight_scale: float = 1.0
     loss: str = "bce"
@@ -66,10 +71,11 @@ class MethodConf:
 @dataclass
 class SplitConf:
     test_size: float = 0.2
-    random_state: int = 42
-    vary_with_seed: bool = False
-    stratify: bool = False
+    random_state: int = 42  # used only when vary_with_seed is false
+    vary_with_seed: bool = True
+    stratify: bool = True
     validation_size: float = 0.0
+    drop_duplicates: bool = False
 
 
 @dataclass
@@ -197,6 +203,8 @@ def check_method_values(m: dict) -> None:
         raise ConfigError(
             "method.cluster_balance_threshold", cbt, "'auto' or a minority share in [0, 1]"
         )
+    _int_at_least(m, "early_stopping", 0)
+    _int_at_least(m, "min_steps", 0)
     if m.get("near_miss_version") not in (1, 2, 3):
         raise ConfigError("method.near_miss_version", m.get("near_miss_version"), "1, 2 or 3")
     ws = m.get("weight_scale")
@@ -241,12 +249,20 @@ def check_config(cfg: dict) -> None:
         raise ConfigError("split.test_size", sp["test_size"], "a fraction in (0, 1)")
     if not 0 <= float(sp["validation_size"]) < 1:
         raise ConfigError("split.validation_size", sp["validation_size"], "a fraction in [0, 1)")
-    if cfg["method"].get("threshold") == "tuned" and float(sp["validation_size"]) <= 0:
+    cv = cfg["method"].get("threshold_cv", 0)
+    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 0 or cv == 1:
+        raise ConfigError(
+            "method.threshold_cv",
+            cv,
+            "0 (tune on validation rows) or a fold count >= 2 (out-of-fold training scores)",
+        )
+    if cfg["method"].get("threshold") == "tuned" and float(sp["validation_size"]) <= 0 and cv < 2:
         raise ConfigError(
             "split.validation_size",
             sp["validation_size"],
-            "a fraction > 0 with method.threshold=tuned",
-            "the threshold is tuned on validation rows, never on the test set",
+            "a fraction > 0 with method.threshold=tuned, or method.threshold_cv=5",
+            "the threshold is tuned on validation rows or on out-of-fold scores of the training "
+            "rows, never on the test set",
         )
     obj = cfg["objective"]
     from imbsweep.evaluation import METRICS

@@ -13,11 +13,18 @@ the seed runs of a ``sweeps=benchmark_keel`` sweep give them).
 
   - ``tie="tol"`` (default): the two means differ by at most ``tol`` (absolute, in the metric's
     units; 0.01 = one point of F1).
-  - ``tie="ttest"``: a paired t-test over the seeds both ran (paired by seed: with
-    ``split.vary_with_seed`` both saw the same split at a seed) is not significant at ``alpha``,
-    or the means differ by at most ``tol``. A t-test, not Wilcoxon: with 5 seeds the signed-rank
-    test cannot reach p < 0.0625, so it would call every pair a tie. With fewer than 3 paired
-    seeds it falls back to ``tol``.
+  - ``tie="ttest"``: Nadeau & Bengio's corrected resampled t-test over the seeds both ran
+    (paired by seed: both saw the same split at a seed) is not significant at ``alpha``, or the
+    means differ by at most ``tol``. The plain paired t-test is anti-conservative on resampled
+    splits (their training rows overlap); the correction uses n_test / n_train of the rows
+    (``test_class*`` / ``train_class*`` columns when present, else 0.2 / 0.8). A t-test, not
+    Wilcoxon: with 5 seeds the signed-rank test cannot reach p < 0.0625, so it would call every
+    pair a tie. With fewer than 3 paired seeds it falls back to ``tol``.
+
+- **Significance** (:func:`significance`, Demsar 2006): Friedman with Iman-Davenport on the
+  per-dataset means, Nemenyi's all-pairs test and critical difference, Holm's step-down test of
+  each method against the best-ranked one, and a Wilcoxon signed-rank test per pair across
+  datasets (Holm-adjusted). All from :mod:`imbsweep.stats`.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from imbsweep import stats
 
 KEYS = ("dataset", "method", "seed")
 
@@ -54,19 +63,21 @@ def mean_ranks(means: pd.DataFrame, higher_is_better: bool = True) -> tuple[pd.S
     return ranks.mean(axis=0), dropped
 
 
-def _paired_p(a: pd.Series, b: pd.Series) -> float:
-    """Two-sided paired t-test p-value over the seeds both have; NaN if not computable."""
-    from scipy import stats
-
+def _paired_p(a: pd.Series, b: pd.Series, test_train_ratio: float = 0.25) -> float:
+    """Corrected resampled t-test p-value over the seeds both have; NaN if not computable."""
     both = pd.concat([a, b], axis=1, join="inner").dropna()
     if len(both) < 3:
         return float("nan")
-    d = both.iloc[:, 0] - both.iloc[:, 1]
-    if np.allclose(d, d.iloc[0]):
-        # Constant differences: zero variance. Identical results are a tie; a constant non-zero
-        # shift across every seed is as consistent as a difference gets.
-        return 1.0 if np.isclose(d.iloc[0], 0.0) else 0.0
-    return float(stats.ttest_rel(both.iloc[:, 0], both.iloc[:, 1]).pvalue)
+    return stats.corrected_ttest(both.iloc[:, 0], both.iloc[:, 1], test_train_ratio).pvalue
+
+
+def test_train_ratio(rows: pd.DataFrame) -> pd.Series:
+    """n_test / n_train per dataset from the logged class counts (0.25 where they are missing)."""
+    cols = ["test_class0", "test_class1", "train_class0", "train_class1"]
+    if not set(cols) <= set(rows.columns):
+        return pd.Series(0.25, index=rows["dataset"].unique())
+    r = (rows["test_class0"] + rows["test_class1"]) / (rows["train_class0"] + rows["train_class1"])
+    return r.groupby(rows["dataset"]).mean().fillna(0.25)
 
 
 def win_tie_loss(
@@ -82,6 +93,7 @@ def win_tie_loss(
         raise ValueError(f"tie={tie!r}: expected 'tol' or 'ttest'")
     means = rows.pivot_table(index="dataset", columns="method", values=metric, aggfunc="mean")
     per_seed = rows.set_index(["dataset", "method", "seed"])[metric].sort_index()
+    ratio = test_train_ratio(rows)
     methods = sorted(means.columns)
     sign = 1.0 if higher_is_better else -1.0
     out = []
@@ -97,7 +109,7 @@ def win_tie_loss(
                 diff = sign * (ma - mb)
                 equal = abs(ma - mb) <= tol
                 if not equal and tie == "ttest":
-                    p = _paired_p(per_seed.loc[(ds, a)], per_seed.loc[(ds, b)])
+                    p = _paired_p(per_seed.loc[(ds, a)], per_seed.loc[(ds, b)], ratio[ds])
                     equal = bool(p >= alpha) if not np.isnan(p) else False
                 if equal:
                     t += 1
@@ -205,4 +217,109 @@ def to_markdown(ranks: pd.DataFrame, wtl: pd.DataFrame, metric: str = "minority_
             hit = w[(w["method"] == a) & (w["opponent"] == b)]
             cells.append("—" if a == b or hit.empty else "{win}/{tie}/{loss}".format(**hit.iloc[0]))
         lines.append(f"| {a} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def significance(
+    rows: pd.DataFrame, metric: str, higher_is_better: bool = True, alpha: float = 0.05
+) -> dict:
+    """Demsar's tests on the dataset x method table of per-dataset means of ``metric``.
+
+    Returns ``friedman`` (:class:`imbsweep.stats.Friedman`), ``nemenyi`` (p-value matrix),
+    ``cd`` (Nemenyi's critical difference of mean ranks at ``alpha``), ``holm`` (each method
+    against the best-ranked), ``wilcoxon`` (per pair across datasets, Holm-adjusted) and
+    ``dropped`` (datasets where some method has no value).
+    """
+    _check(rows, [metric])
+    means = rows.pivot_table(
+        index="dataset", columns="method", values=metric, aggfunc="mean", dropna=False
+    ).reindex(columns=sorted(rows["method"].unique()))
+    complete = means.dropna(axis=0, how="any")
+    f = stats.friedman(complete, higher_is_better)
+    nem, cd = stats.nemenyi(complete, higher_is_better, alpha)
+    pairs = []
+    cols = list(complete.columns)
+    for i, a in enumerate(cols):
+        for b in cols[i + 1 :]:
+            d = complete[a] - complete[b]
+            pairs.append(
+                {
+                    "metric": metric,
+                    "method": a,
+                    "opponent": b,
+                    "n_datasets": len(d),
+                    "mean_diff": float(d.mean()),
+                    "wins": int((d > 0).sum() if higher_is_better else (d < 0).sum()),
+                    "losses": int((d < 0).sum() if higher_is_better else (d > 0).sum()),
+                    "p_wilcoxon": stats.wilcoxon(complete[a], complete[b]),
+                }
+            )
+    wil = pd.DataFrame(pairs)
+    if not wil.empty:
+        wil["p_holm"] = stats.holm(wil["p_wilcoxon"])
+    return {
+        "metric": metric,
+        "friedman": f,
+        "nemenyi": nem,
+        "cd": cd,
+        "alpha": alpha,
+        "holm": stats.holm_vs_control(f.avg_ranks, f.n_datasets),
+        "wilcoxon": wil,
+        "dropped": sorted(set(means.index) - set(complete.index)),
+    }
+
+
+def significance_markdown(sig: dict) -> str:
+    """The tests of :func:`significance` as Markdown, naming each test and what it says."""
+    f, m, a = sig["friedman"], sig["metric"], sig["alpha"]
+    ranks = f.avg_ranks.sort_values()
+    lines = [
+        f"Significance on {m} over {f.n_datasets} datasets (Demsar 2006; per-dataset means):",
+        "",
+    ]
+    if np.isfinite(f.chi2):
+        verdict = "the methods differ" if f.pvalue_id < a else "no difference detected"
+        lines.append(
+            f"- Friedman chi2 = {f.chi2:.2f} (p = {f.pvalue:.3g}); Iman-Davenport F = "
+            f"{f.iman_davenport:.2f} (p = {f.pvalue_id:.3g}): {verdict} at alpha = {a}."
+        )
+    lines.append(
+        f"- Nemenyi critical difference of mean ranks: {sig['cd']:.2f} at alpha = {a} "
+        "(all pairs; conservative: it can miss differences the Wilcoxon test below finds)."
+    )
+    best = ranks.index[0]
+    lines += [
+        "",
+        f"Each method against the best-ranked ({best}), z-test on mean ranks, Holm-adjusted:",
+        "",
+        "| Method | Mean rank | Rank diff | p | p (Holm) | Nemenyi p |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    h = sig["holm"].set_index("method")
+    for meth in ranks.index:
+        if meth == best:
+            lines.append(f"| {meth} | {ranks[meth]:.2f} | — | — | — | — |")
+            continue
+        r = h.loc[meth]
+        lines.append(
+            f"| {meth} | {ranks[meth]:.2f} | {r['rank_diff']:+.2f} | {r['p']:.3g} | "
+            f"{r['p_holm']:.3g} | {sig['nemenyi'].loc[best, meth]:.3g} |"
+        )
+    w = sig["wilcoxon"]
+    if not w.empty:
+        lines += [
+            "",
+            "Every pair across datasets, Wilcoxon signed-rank on the per-dataset means "
+            "(wins/losses: datasets where the first is better/worse), Holm-adjusted:",
+            "",
+            "| Pair | Datasets | Wins/losses | Mean diff | p | p (Holm) |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in w.itertuples():
+            lines.append(
+                f"| {r.method} vs {r.opponent} | {r.n_datasets} | {r.wins}/{r.losses} | "
+                f"{r.mean_diff:+.3f} | {r.p_wilcoxon:.3g} | {r.p_holm:.3g} |"
+            )
+    if sig["dropped"]:
+        lines += ["", f"Left out (a method has no value there): {', '.join(sig['dropped'])}."]
     return "\n".join(lines) + "\n"

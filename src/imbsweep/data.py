@@ -62,6 +62,19 @@ class Split:
     train: np.ndarray
     test: np.ndarray
     validation: np.ndarray | None = None
+    # Test rows whose features equal a training row's (a leak of memorised rows), and how many
+    # of those are minority rows; rows dropped as duplicates before splitting.
+    dup_test_rows: int = 0
+    dup_test_minority: int = 0
+    dropped_duplicates: int = 0
+
+    def facts(self) -> dict[str, int]:
+        """Numbers worth logging with every seed run (README "Names")."""
+        return {
+            "test_dup_rows": self.dup_test_rows,
+            "test_dup_minority": self.dup_test_minority,
+            "dropped_duplicates": self.dropped_duplicates,
+        }
 
 
 Loader = Callable[[dict], Dataset]
@@ -146,21 +159,40 @@ def load_synthetic(cfg: dict) -> Dataset:
 def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
     """Split rows into train / test (and optionally validation, carved from train).
 
-    The default reproduces the practical: ``train_test_split(test_size=0.2, random_state=42)``,
-    the same for every seed. ``vary_with_seed`` uses the run's seed instead.
+    The default is a stratified split per seed (``vary_with_seed``, ``stratify``): the spread
+    across seeds then includes the data split, not only the model's seed. The practical's own
+    setting (``sweeps/practical.yaml``) is one fixed split for every seed:
+    ``train_test_split(test_size=0.2, random_state=42)``.
+    ``drop_duplicates`` removes rows whose features repeat an earlier row before splitting;
+    either way the test rows that also appear in training are counted.
     """
     test_size = float(split_cfg.get("test_size", 0.2))
-    rs = seed if split_cfg.get("vary_with_seed", False) else int(split_cfg.get("random_state", 42))
-    stratify = bool(split_cfg.get("stratify", False))
+    vary = bool(split_cfg.get("vary_with_seed", True))
+    rs = seed if vary else int(split_cfg.get("random_state", 42))
+    stratify = bool(split_cfg.get("stratify", True))
+    row_hash = pd.util.hash_pandas_object(ds.X, index=False).to_numpy()
     idx = np.arange(len(ds.y))
+    dropped = 0
+    if split_cfg.get("drop_duplicates", False):
+        keep = ~pd.Series(row_hash).duplicated().to_numpy()
+        dropped = int((~keep).sum())
+        idx = idx[keep]
     val_size = float(split_cfg.get("validation_size", 0.0) or 0.0)
     # With a validation split to come, training must keep 2 minority rows (one for each side).
-    train, test = _split(idx, ds.y, test_size, rs, stratify, "test", 2 if val_size > 0 else 1)
+    train, test = _split(idx, ds.y[idx], test_size, rs, stratify, "test", 2 if val_size > 0 else 1)
     validation = None
     if val_size > 0:
         # Validation is always stratified: tiny minorities must appear on both sides.
         train, validation = _split(train, ds.y[train], val_size, rs, True, "validation")
-    return Split(train=train, test=test, validation=validation)
+    seen = np.isin(row_hash[test], row_hash[train])
+    return Split(
+        train=train,
+        test=test,
+        validation=validation,
+        dup_test_rows=int(seen.sum()),
+        dup_test_minority=int(ds.y[test][seen].sum()),
+        dropped_duplicates=dropped,
+    )
 
 
 def halve(ds: Dataset, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

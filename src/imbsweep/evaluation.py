@@ -1,4 +1,5 @@
-"""Metrics of one seed run: the minority class's precision/recall/F1 and threshold-free scores.
+"""Metrics of one seed run: the minority class's precision/recall/F1, threshold-free scores and
+the calibration of the predicted probabilities (Brier score, log-loss, reliability-diagram data).
 
 Names are stable (they are MLflow metric keys); see the README's "Names" section.
 """
@@ -9,8 +10,10 @@ import numpy as np
 from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
+    brier_score_loss,
     classification_report,
     confusion_matrix,
+    log_loss,
     roc_auc_score,
 )
 
@@ -24,6 +27,11 @@ METRICS = (
     "roc_auc",
     "average_precision",
 )
+# Also logged by every seed run; lower is better, so they are not objectives or tie-breakers.
+# Remedies shift the predicted probabilities: these say how far from calibrated they are.
+CALIBRATION_METRICS = ("brier", "log_loss")
+# Every key evaluate() returns, in order.
+EVALUATED = (*METRICS, *CALIBRATION_METRICS, "predicted_positives")
 
 
 def evaluate(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[str, float]:
@@ -37,8 +45,32 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[
         "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
         "roc_auc": roc_auc_score(y_true, score),
         "average_precision": average_precision_score(y_true, score),
+        "brier": brier_score_loss(y_true, score),
+        # Probabilities clipped to [1e-15, 1 - 1e-15]: a constant 0 score (the majority baseline)
+        # gets a large but finite loss.
+        "log_loss": log_loss(y_true, np.clip(score, 1e-15, 1 - 1e-15), labels=[0, 1]),
+        # 0 means the model never predicted the minority class on these rows.
+        "predicted_positives": int(np.sum(y_pred == 1)),
     }
     return {k: float(v) for k, v in out.items()}
+
+
+def reliability(y_true, score, n_bins: int = 10) -> dict[str, list]:
+    """Reliability-diagram data in ``n_bins`` equal-width bins of the predicted probability.
+
+    Per bin: row count, sum of predicted probabilities and count of positives, so bins of many
+    seed runs add up before dividing (``mean_score = score_sum / count``).
+    """
+    s = np.clip(np.asarray(score, dtype=float), 0.0, 1.0)
+    y = np.asarray(y_true).astype(float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    b = np.clip(np.digitize(s, edges[1:-1], right=True), 0, n_bins - 1)
+    return {
+        "edges": edges.tolist(),
+        "count": np.bincount(b, minlength=n_bins).astype(int).tolist(),
+        "score_sum": np.bincount(b, weights=s, minlength=n_bins).tolist(),
+        "positives": np.bincount(b, weights=y, minlength=n_bins).astype(int).tolist(),
+    }
 
 
 def report_dict(y_true, y_pred) -> dict:

@@ -676,6 +676,8 @@ def _svm(cfg, seed, y_train):
         "weight_scale",
         "steps_per_execution",
         "loss",
+        "early_stopping",
+        "min_steps",
     ),
 )
 def _mlp(cfg, seed, y_train):
@@ -693,6 +695,8 @@ def _mlp(cfg, seed, y_train):
         loss=str(cfg.get("loss", "bce")),
         focal_gamma=float(cfg.get("focal_gamma", 2.0)),
         focal_alpha=float(cfg.get("focal_alpha", 0.25)),
+        early_stopping=int(cfg.get("early_stopping", 0)),
+        min_steps=int(cfg.get("min_steps", 0)),
     )
 
 
@@ -735,7 +739,7 @@ def method_keys(cfg: dict) -> tuple[str, ...]:
     """The config keys this method actually reads (its loggable parameters)."""
     keys = ["name", "sampler", "model", "threshold"]
     if cfg.get("threshold") == "tuned":
-        keys.append("threshold_metric")
+        keys += ["threshold_metric", "threshold_cv"]
     for comp in (SAMPLERS.get(cfg.get("sampler")), MODELS.get(cfg.get("model"))):
         if comp is not None:
             keys += [k for k in comp.keys if k not in keys]
@@ -1040,6 +1044,9 @@ def fit_method(
     else:
         model.fit(Xa, y_fit, sample_weight=np.where(y_fit == 1, weights[1], weights[0]))
     fit_seconds = time.perf_counter() - t0
+    for attr, key in (("epochs_run_", "epochs_run"), ("passes_", "passes")):
+        if getattr(model, attr, None) is not None:  # the net's budget as it ran
+            info[key] = getattr(model, attr)
     fitted = FittedMethod(
         preprocessor=pre,
         model=model,

@@ -1,17 +1,22 @@
 """The ranges table: per method, the spread over seeds of the minority-class metrics.
 
 Input is long-form per-seed rows (one per seed run); output is a summary frame, rendered as
-Markdown and CSV, with the practical's claimed ranges beside the measured ones.
+Markdown and CSV: min-max, mean +- sample std (ddof=1), and the 95% t confidence interval of the
+mean, with what varied across the seeds (data split, model seed, or both), and, where a claim was
+made for the same data and setting, the claim and the verdict of the mean's CI against it.
 """
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
+
+from imbsweep.stats import mean_ci, sample_std
 
 # The four metrics of the practical's table, with their column headings.
 TABLE_METRICS = {
@@ -20,10 +25,15 @@ TABLE_METRICS = {
     "minority_f1": "Class 1 F1",
     "accuracy": "Accuracy",
 }
+CONFIDENCE = 0.95
 
 
-def load_claims(name_or_path: str | None) -> dict[str, dict[str, list[float]]]:
-    """Claimed ranges by method name; a bundled name (e.g. ``practical``) or a YAML path."""
+def load_claims(name_or_path: str | None) -> dict:
+    """A claims file: ``{"source", "applies_to", "methods"}``; a bundled name or a YAML path.
+
+    ``applies_to`` (top level and per method) maps run params (e.g. ``data.digest``,
+    ``split.vary_with_seed``, ``method.epochs``) to the values the claim was made for.
+    """
     if not name_or_path:
         return {}
     p = Path(name_or_path)
@@ -40,47 +50,128 @@ def load_claims(name_or_path: str | None) -> dict[str, dict[str, list[float]]]:
             )
             raise ConfigError("report.claims", name_or_path, f"a YAML path or one of {bundled}")
         text = ref.read_text()
-    return yaml.safe_load(text).get("methods", {})
+    doc = yaml.safe_load(text) or {}
+    if not doc.get("applies_to"):
+        from imbsweep.errors import ConfigError
+
+        raise ConfigError(
+            "report.claims",
+            name_or_path,
+            "a claims file with an `applies_to` mapping (at least data.digest)",
+            "a claim is checked only on the data and setting it was made for",
+        )
+    return {
+        "source": doc.get("source", str(name_or_path)),
+        "applies_to": dict(doc["applies_to"]),
+        "methods": doc.get("methods", {}),
+    }
+
+
+def _same(claimed, logged) -> bool:
+    """A claimed value against a logged param (MLflow params are strings)."""
+    if logged is None or (isinstance(logged, float) and math.isnan(logged)):
+        return False
+    if isinstance(claimed, bool) or isinstance(logged, bool):
+        return str(claimed).lower() == str(logged).lower()
+    try:
+        return math.isclose(float(claimed), float(logged), rel_tol=1e-9, abs_tol=1e-12)
+    except (TypeError, ValueError):
+        return str(claimed) == str(logged)
+
+
+def claim_for(claims: dict, method: str, params: dict) -> tuple[dict | None, str]:
+    """The method's claim if it applies to runs with these params, else ``(None, why not)``."""
+    if not claims:
+        return None, ""
+    mc = claims.get("methods", {}).get(method)
+    if mc is None:
+        return None, f"no claim for {method}"
+    need = {**claims.get("applies_to", {}), **mc.get("applies_to", {})}
+    for key, want in need.items():
+        if not _same(want, params.get(f"params.{key}")):
+            got = params.get(f"params.{key}")
+            return None, f"{key}={got} (the claim is for {want})"
+    return {k: v for k, v in mc.items() if k != "applies_to"}, ""
+
+
+def what_varied(g: pd.DataFrame) -> str:
+    """From the runs' params: did the split change with the seed, or only the model's seed?"""
+    col = "params.split.vary_with_seed"
+    if col not in g or g[col].isna().all():
+        return "-"
+    vary = {str(v).lower() for v in g[col].dropna()}
+    if vary == {"true"}:
+        return "split + model seed"
+    if vary == {"false"}:
+        return "model seed (one split)"
+    return "mixed"
 
 
 def summarize(rows: pd.DataFrame, claims: dict | None = None) -> pd.DataFrame:
-    """One row per (label, metric): n_seeds, min, max, mean, std, claim and verdict.
+    """One row per (label, metric): n_seeds, min, max, mean, std, ci_low, ci_high, varied,
+    claim and verdict.
 
     ``rows`` needs columns ``label``, ``method`` and the metric columns; ``dataset`` is kept
-    when present. std is the sample std (ddof=1), 0 for a single seed.
+    when present; ``params.*`` columns (as :func:`imbsweep.report.seed_rows` reads them) decide
+    whether a claim applies and what varied. std is the sample std (ddof=1), 0 for one seed.
     """
     claims = claims or {}
     keys = [c for c in ("dataset", "label", "method") if c in rows.columns]
     out = []
+    skipped: dict[str, str] = {}
     for group, g in rows.groupby(keys, sort=False):
         ident = dict(zip(keys, group if isinstance(group, tuple) else (group,), strict=True))
+        # Every run of a group shares its params, but the claim must fit each of them.
+        claim, why = None, ""
+        if claims:
+            checks = [claim_for(claims, ident["method"], r) for r in g.to_dict("records")]
+            claim, why = checks[0]
+            bad = next((w for c, w in checks if c is None), "")
+            if bad:
+                claim, why = None, bad
+            if claim is None and why and not why.startswith("no claim"):
+                skipped[" ".join(str(v) for v in ident.values())] = why
+        varied = what_varied(g)
         for metric in TABLE_METRICS:
             if metric not in g:
                 continue
             v = g[metric].astype(float).to_numpy()
-            lo, hi = float(v.min()), float(v.max())
-            claim = claims.get(ident["method"], {}).get(metric)
+            m, lo_ci, hi_ci = mean_ci(v, CONFIDENCE)
+            c = claim.get(metric) if claim else None
             out.append(
                 {
                     **ident,
                     "metric": metric,
                     "n_seeds": len(v),
-                    "min": lo,
-                    "max": hi,
-                    "mean": float(v.mean()),
-                    "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                    "claim_low": claim[0] if claim else np.nan,
-                    "claim_high": claim[1] if claim else np.nan,
-                    "vs_claim": verdict(lo, hi, claim),
+                    "varied": varied,
+                    "min": float(v.min()),
+                    "max": float(v.max()),
+                    "mean": m,
+                    "std": sample_std(v),
+                    "ci_low": lo_ci,
+                    "ci_high": hi_ci,
+                    "claim_low": c[0] if c else np.nan,
+                    "claim_high": c[1] if c else np.nan,
+                    "vs_claim": verdict(lo_ci, hi_ci, c, m),
                 }
             )
-    return pd.DataFrame(out)
+    df = pd.DataFrame(out)
+    df.attrs["claims_skipped"] = skipped
+    df.attrs["claims_source"] = claims.get("source", "") if claims else ""
+    return df
 
 
-def verdict(lo: float, hi: float, claim: list[float] | None) -> str:
-    """``inside`` (measured range within the claim), ``overlaps``, ``outside`` or ``-``."""
+def verdict(lo: float, hi: float, claim: list[float] | None, mean: float | None = None) -> str:
+    """The confidence interval of the mean ``[lo, hi]`` against the claimed range.
+
+    ``inside`` (the CI lies within the claim), ``outside`` (no overlap: the mean differs from
+    every claimed value at the 5% level), ``overlaps``, or ``-`` (no claim applies). With one
+    seed there is no CI and the mean stands in for it.
+    """
     if not claim:
         return "-"
+    if (lo is None or math.isnan(lo)) and mean is not None:
+        lo = hi = mean
     c_lo, c_hi = claim
     eps = 1e-9
     if lo >= c_lo - eps and hi <= c_hi + eps:
@@ -91,12 +182,15 @@ def verdict(lo: float, hi: float, claim: list[float] | None) -> str:
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
-    """Measured table (min–max, mean ± std) and, where claims exist, the claim comparison."""
+    """Measured table (min–max, mean ± sd, CI) and, where claims apply, the claim comparison."""
     if summary.empty:
         return "_no finished seed runs_\n"
     keys = [c for c in ("dataset", "label") if c in summary.columns]
     multi_ds = "dataset" in keys and summary["dataset"].nunique() > 1
+    varied = summary["varied"].unique() if "varied" in summary else np.array(["-"])
+    one_varied = len(varied) == 1
     head = (["Dataset"] if multi_ds else []) + ["Method", "Seeds"]
+    head += [] if one_varied else ["Varied"]
     head += list(TABLE_METRICS.values())
     lines = [_row(head), _row(["---"] * len(head))]
     claim_lines = []
@@ -111,19 +205,50 @@ def to_markdown(summary: pd.DataFrame) -> str:
                 ccells.append("")
                 continue
             r = g.loc[m]
-            cells.append(f"{r['min']:.3f}–{r['max']:.3f} ({r['mean']:.3f} ± {r['std']:.3f})")
+            ci = (
+                f"; CI {r['ci_low']:.3f}–{r['ci_high']:.3f}"
+                if "ci_low" in r and np.isfinite(r["ci_low"])
+                else ""
+            )
+            cells.append(f"{r['min']:.3f}–{r['max']:.3f} ({r['mean']:.3f} ± {r['std']:.3f}{ci})")
             if r["vs_claim"] != "-":
                 ccells.append(f"{r['claim_low']:.2f}–{r['claim_high']:.2f}: {r['vs_claim']}")
             else:
                 ccells.append("-")
         n = int(g["n_seeds"].iloc[0])
-        lines.append(_row(ident + [str(n)] + cells))
+        extra = [] if one_varied else [str(g["varied"].iloc[0])]
+        lines.append(_row(ident + [str(n)] + extra + cells))
         if any(c not in ("-", "") for c in ccells):
-            claim_lines.append(_row(ident + [str(n)] + ccells))
-    text = "\n".join(lines) + "\n"
+            claim_lines.append(_row(ident + [str(n)] + extra + ccells))
+    what = (
+        {
+            "split + model seed": "each seed drew its own stratified split and seeded the model",
+            "model seed (one split)": "only the model's seed varied; one fixed split for every "
+            "seed, so the spread says nothing about other splits",
+        }.get(str(varied[0]), "see the Varied column")
+        if one_varied
+        else "see the Varied column"
+    )
+    text = (
+        f"Per cell: min–max over seeds (mean ± sample sd; CI = {CONFIDENCE:.0%} t-interval of "
+        f"the mean). What varied across seeds: {what}.\n\n"
+    )
+    text += "\n".join(lines) + "\n"
     if claim_lines:
-        text += "\nClaimed ranges and whether the measured range lies inside them:\n\n"
+        src = summary.attrs.get("claims_source", "")
+        text += (
+            f"\nClaimed ranges ({src}) and where the CI of the measured mean lies against them "
+            "(inside / overlaps / outside):\n\n"
+        )
         text += "\n".join([_row(head), _row(["---"] * len(head)), *claim_lines]) + "\n"
+    skipped = summary.attrs.get("claims_skipped") or {}
+    if skipped:
+        text += (
+            f"\nClaims not applied ({len(skipped)} row(s)): they were made for other data or "
+            "another setting, e.g. "
+            + "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:3])
+            + ".\n"
+        )
     return text
 
 

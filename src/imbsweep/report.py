@@ -1,15 +1,43 @@
-"""The sweep's report: its finished seed runs read back from MLflow, and the ranges table.
+"""The sweep's report: its finished seed runs read back from MLflow, and the tables built from them.
 
-Used at the end of a sweep and by ``imbsweep-report`` to rebuild any past sweep's table.
+- ``ranges.md`` / ``ranges.csv``: spread over seeds with confidence intervals (imbsweep.ranges);
+- ``paired.csv``: every pair of methods on the same dataset, over the same seeds and splits:
+  corrected resampled t-test and Wilcoxon signed-rank, Holm-adjusted per dataset and metric;
+- across datasets: mean ranks, win/tie/loss, Friedman / Iman-Davenport, Nemenyi, Holm, Wilcoxon
+  (``significance.csv``) and a critical-difference diagram (``cd_diagram.png``);
+- ``reliability.png``: a reliability diagram per method (one-dataset sweeps).
+
+Used at the end of a sweep and by ``imbsweep-report`` to rebuild any past sweep's report.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from imbsweep import cross_dataset, ranges, tracking
+from imbsweep import cross_dataset, ranges, stats, tracking
+
+log = logging.getLogger(__name__)
+
+# Metrics compared pair by pair within a dataset (higher is better, except the calibration ones).
+PAIRED_METRICS = ("minority_f1", "balanced_accuracy", "average_precision", "roc_auc", "brier")
+LOWER_IS_BETTER = ("brier", "log_loss")
+# What must be equal for two jobs' seed runs to be paired (same data, same split at each seed).
+SPLIT_PARAMS = (
+    "params.data.digest",
+    "params.split.test_size",
+    "params.split.vary_with_seed",
+    "params.split.random_state",
+    "params.split.stratify",
+    "params.split.validation_size",
+    "params.split.drop_duplicates",
+)
+# Reading each seed run's reliability.json costs one artifact download: only for small sweeps.
+MAX_RELIABILITY_RUNS = 400
 
 
 def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.DataFrame:
@@ -46,6 +74,8 @@ def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.Data
     for col in runs.columns:
         if col.startswith("metrics."):
             out[col[len("metrics.") :]] = runs[col]
+        elif col.startswith("params."):  # the setting: claims and pairing check it
+            out[col] = runs[col]
     out["label"] = distinct_labels(out)
     return out.reset_index(drop=True)
 
@@ -72,6 +102,184 @@ def distinct_labels(rows: pd.DataFrame) -> pd.Series:
     return labels
 
 
+def paired_comparisons(rows: pd.DataFrame, metrics=PAIRED_METRICS) -> pd.DataFrame:
+    """Every pair of labels on each dataset (and stage), paired by seed.
+
+    Both jobs must have seen the same data and, at each seed, the same split (checked on the
+    logged params where present). When the split varied with the seed, the t-test is Nadeau &
+    Bengio's corrected resampled t-test (ratio n_test / n_train from the logged class counts);
+    with one fixed split it is the plain paired t-test over model seeds, valid for that split
+    only. Wilcoxon signed-rank beside it. Holm's adjustment runs over all pairs of one
+    (dataset, stage, metric).
+    """
+    keys = [k for k in ("dataset", "stage") if k in rows]
+    out = []
+    for group, g in rows.groupby(keys, sort=False):
+        labels = list(dict.fromkeys(g["label"]))
+        for metric in metrics:
+            if metric not in g:
+                continue
+            fam = []
+            for i, a in enumerate(labels):
+                for b in labels[i + 1 :]:
+                    ga, gb = g[g["label"] == a], g[g["label"] == b]
+                    rec = _pair(ga, gb, metric)
+                    if rec is not None:
+                        ident = group if isinstance(group, tuple) else (group,)
+                        fam.append({**dict(zip(keys, ident, strict=True)), **rec})
+            if fam:
+                f = pd.DataFrame(fam)
+                f["p_ttest_holm"] = stats.holm(f["p_ttest"])
+                f["p_wilcoxon_holm"] = stats.holm(f["p_wilcoxon"])
+                out.append(f)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def _pair(ga: pd.DataFrame, gb: pd.DataFrame, metric: str) -> dict | None:
+    setting = [c for c in SPLIT_PARAMS if c in ga and c in gb]
+    for c in setting:
+        if set(ga[c].astype(str)) != set(gb[c].astype(str)):
+            return None  # different data or split: not paired
+    both = (
+        ga.set_index("seed")[metric]
+        .to_frame("a")
+        .join(gb.set_index("seed")[metric].to_frame("b"), how="inner")
+    )
+    both = both.dropna()
+    if len(both) < 2:
+        return None
+    varied = (
+        "params.split.vary_with_seed" in ga
+        and (ga["params.split.vary_with_seed"].astype(str).str.lower() == "true").all()
+    )
+    ratio = 0.0
+    if varied:
+        ratio = cross_dataset.test_train_ratio(pd.concat([ga, gb])).mean()
+    t = stats.corrected_ttest(both["a"], both["b"], ratio)
+    d = both["a"] - both["b"]
+    lo_hi = stats.mean_ci(d)
+    better = -1 if metric in LOWER_IS_BETTER else 1
+    return {
+        "metric": metric,
+        "method": ga["label"].iloc[0],
+        "opponent": gb["label"].iloc[0],
+        "n_seeds": len(both),
+        "mean_diff": float(d.mean()),
+        "ci_low": lo_hi[1],
+        "ci_high": lo_hi[2],
+        "wins": int((better * d > 0).sum()),
+        "losses": int((better * d < 0).sum()),
+        "ttest": "corrected resampled (Nadeau-Bengio)" if varied else "paired (one split)",
+        "test_train_ratio": ratio,
+        "p_ttest": t.pvalue,
+        "p_wilcoxon": stats.wilcoxon(both["a"], both["b"]),
+    }
+
+
+def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
+    """The paired table of one metric, per dataset."""
+    p = pairs[pairs["metric"] == metric] if not pairs.empty else pairs
+    if p.empty:
+        return ""
+    tests = sorted(set(p["ttest"]))
+    lines = [
+        f"Paired comparisons on {metric}, every pair over the same seeds and splits "
+        f"(t-test: {' / '.join(tests)}; Wilcoxon signed-rank; p-values Holm-adjusted over the "
+        "pairs of each dataset). Diff = first minus second, with its 95% CI; wins/losses count "
+        "seeds. With 5 seeds Wilcoxon cannot go below p = 0.0625.",
+        "",
+    ]
+    multi = "dataset" in p and p["dataset"].nunique() > 1
+    head = (["Dataset"] if multi else []) + [
+        "Pair",
+        "Seeds",
+        "Diff (95% CI)",
+        "Wins/losses",
+        "p t-test (Holm)",
+        "p Wilcoxon (Holm)",
+    ]
+    lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in p.itertuples():
+        ci = f" ({r.ci_low:+.3f}, {r.ci_high:+.3f})" if np.isfinite(r.ci_low) else ""
+        cells = ([str(r.dataset)] if multi else []) + [
+            f"{r.method} vs {r.opponent}",
+            str(r.n_seeds),
+            f"{r.mean_diff:+.3f}{ci}",
+            f"{r.wins}/{r.losses}",
+            f"{r.p_ttest:.3g} ({r.p_ttest_holm:.3g})",
+            f"{r.p_wilcoxon:.3g} ({r.p_wilcoxon_holm:.3g})",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def reliability_data(rows: pd.DataFrame) -> dict[str, dict]:
+    """Per label, the seed runs' reliability bins added up (read from each run's artifact)."""
+    import os
+
+    import mlflow
+
+    # One progress bar per downloaded file would flood the console.
+    before = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        return _reliability_data(rows, mlflow)
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = before
+
+
+def _reliability_data(rows: pd.DataFrame, mlflow) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for label, g in rows.groupby("label", sort=False):
+        acc = None
+        for run_id in g["run_id"]:
+            try:
+                r = json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/reliability.json"))
+            except Exception:  # runs logged before reliability.json existed
+                continue
+            if acc is None:
+                acc = {k: np.asarray(v, dtype=float) for k, v in r.items()}
+            else:
+                for k in ("count", "score_sum", "positives"):
+                    acc[k] += np.asarray(r[k], dtype=float)
+        if acc is not None:
+            out[str(label)] = acc
+    return out
+
+
+def reliability_plot(data: dict[str, dict], path: Path) -> Path:
+    """Observed positive rate against mean predicted probability, per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
+    for label, d in data.items():
+        ok = d["count"] > 0
+        ax.plot(
+            d["score_sum"][ok] / d["count"][ok],
+            d["positives"][ok] / d["count"][ok],
+            marker="o",
+            ms=3,
+            label=label,
+        )
+    ax.set_xlabel("mean predicted probability (bin)")
+    ax.set_ylabel("observed minority rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title("Reliability on test rows, all seeds pooled", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def report(
     rows: pd.DataFrame,
     out_dir: Path,
@@ -79,23 +287,46 @@ def report(
     do_plot: bool = True,
     title: str = "Ranges over seeds",
 ) -> dict[str, Path]:
-    """Write ranges.md / ranges.csv (and ranges.png) to ``out_dir``; print the Markdown.
+    """Write the report files to ``out_dir``; print the Markdown; return every file written.
 
     In a tuning sweep the result is the defaults next to the best parameters (same seeds, same
     splits); trials are how it got there, not the result, so they are left out of the table.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     final = rows[rows["stage"].isin(["default", "best"])]
+    note = ""
     if not final.empty:
         title += ": defaults vs tuned"
         order = {"default": 0, "best": 1}
         rows = final.assign(label=final["stage"] + ": " + final["label"])
         rows = rows.sort_values("stage", key=lambda s: s.map(order), kind="stable")
+        rows = rows.assign(stage="final")  # default and best are paired below
+        note = (
+            "The study's best_value is the maximum over trials of a validation score: an "
+            "optimistic estimate (the best of many noisy tries), not what the best settings "
+            "will score. The table re-measures defaults and best on the test rows over the same "
+            "seeds and splits; the paired tests below say whether they differ.\n\n"
+        )
     if rows["dataset"].nunique() > 1:
         rows = rows.sort_values("dataset", kind="stable")  # one block of methods per dataset
     summary = ranges.summarize(rows, ranges.load_claims(claims))
-    md = f"## {title}\n\n{ranges.to_markdown(summary)}"
+    md = f"## {title}\n\n{note}{ranges.to_markdown(summary)}"
     files = {"ranges.md": out_dir / "ranges.md", "ranges.csv": out_dir / "ranges.csv"}
+    if "predicted_positives" in rows:
+        none = rows[rows["predicted_positives"] == 0].groupby("label").size()
+        if not none.empty:
+            md += (
+                "\nSeeds where the model predicted no minority row on the test rows: "
+                + (", ".join(f"{k}: {v}" for k, v in none.items()))
+                + ".\n"
+            )
+    if rows["label"].nunique() > 1:
+        pairs = paired_comparisons(rows)
+        if not pairs.empty:
+            files["paired.csv"] = out_dir / "paired.csv"
+            pairs.to_csv(files["paired.csv"], index=False)
+            if rows["dataset"].nunique() <= 3:  # per-dataset tables; the benchmark has the CSV
+                md += "\n## Paired comparisons\n\n" + paired_markdown(pairs)
     if rows["dataset"].nunique() > 1 and rows["label"].nunique() > 1:
         # A benchmark across datasets: how the methods rank, the literature's summary table.
         metrics = [m for m in cross_dataset.REPORT_METRICS if m in rows]
@@ -106,9 +337,56 @@ def report(
         files["win_tie_loss.csv"] = out_dir / "win_tie_loss.csv"
         ranks.to_csv(files["ranks.csv"])
         wtl.to_csv(files["win_tie_loss.csv"], index=False)
+        md += _significance(by_label, metrics, out_dir, files, do_plot)
     files["ranges.md"].write_text(md)
     summary.to_csv(files["ranges.csv"], index=False)
     if do_plot and not rows.empty:
         files["ranges.png"] = ranges.plot(rows, out_dir / "ranges.png")
+        if "run_id" in rows and rows["dataset"].nunique() == 1:
+            if len(rows) <= MAX_RELIABILITY_RUNS:
+                data = reliability_data(rows)
+                if data:
+                    files["reliability.png"] = reliability_plot(data, out_dir / "reliability.png")
+            else:
+                log.info("reliability diagram skipped: more than %d runs", MAX_RELIABILITY_RUNS)
     print("\n" + md, flush=True)
     return files
+
+
+def _significance(rows, metrics, out_dir: Path, files: dict, do_plot: bool) -> str:
+    """Demsar's tests for each metric; Markdown for the first, CSV for all, the CD diagram."""
+    md, tables = "", []
+    for i, m in enumerate(metrics):
+        try:
+            sig = cross_dataset.significance(rows, m)
+        except ValueError as exc:  # fewer than 2 complete datasets
+            md += f"\nNo significance tests on {m}: {exc}.\n" if i == 0 else ""
+            continue
+        f = sig["friedman"]
+        t = sig["wilcoxon"].assign(
+            friedman_chi2=f.chi2,
+            friedman_p=f.pvalue,
+            iman_davenport_f=f.iman_davenport,
+            iman_davenport_p=f.pvalue_id,
+            nemenyi_cd=sig["cd"],
+            p_nemenyi=[
+                sig["nemenyi"].loc[a, b]
+                for a, b in zip(sig["wilcoxon"]["method"], sig["wilcoxon"]["opponent"], strict=True)
+            ],
+        )
+        tables.append(t)
+        if i == 0:
+            md += "\n" + cross_dataset.significance_markdown(sig)
+            if do_plot:
+                files["cd_diagram.png"] = stats.cd_diagram(
+                    f.avg_ranks,
+                    sig["nemenyi"],
+                    out_dir / "cd_diagram.png",
+                    f"{m}: mean rank over {f.n_datasets} datasets; bars join methods "
+                    "Nemenyi does not separate",
+                    sig["cd"],
+                )
+    if tables:
+        files["significance.csv"] = out_dir / "significance.csv"
+        pd.concat(tables, ignore_index=True).to_csv(files["significance.csv"], index=False)
+    return md

@@ -20,8 +20,18 @@ import numpy as np
 from imbsweep import tracking
 from imbsweep.config import check_config, method_label, resolve_seeds
 from imbsweep.data import Dataset, halve, load_dataset, split_dataset
-from imbsweep.evaluation import METRICS, confusion, evaluate, report_dict, report_text
+from imbsweep.evaluation import (
+    CALIBRATION_METRICS,
+    METRICS,
+    confusion,
+    evaluate,
+    reliability,
+    report_dict,
+    report_text,
+)
 from imbsweep.methods import SkipMethod, check_method_data, fit_method, method_keys
+from imbsweep.stats import mean_ci, sample_std
+from imbsweep.threshold import oof_threshold
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +54,7 @@ class JobResult:
         if vals.size == 0:
             return math.nan
         if statistic == "mean_minus_std":
-            return float(vals.mean() - vals.std())
+            return float(vals.mean() - sample_std(vals))  # ddof=1, as every table
         return float(vals.mean())
 
 
@@ -76,7 +86,8 @@ def data_params(ds: Dataset) -> dict[str, Any]:
 
 
 def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
-    """mean / std / min / max of every metric across seeds (sample std, as the ranges table)."""
+    """mean / std / min / max of every metric across seeds (sample std, as the ranges table),
+    and the 95% CI of the mean of the evaluation metrics (NaN, so not logged, for one seed)."""
     out: dict[str, float] = {}
     if not metrics:
         return out
@@ -86,6 +97,8 @@ def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
         out[f"{key}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
         out[f"{key}_min"] = float(vals.min())
         out[f"{key}_max"] = float(vals.max())
+        if key in METRICS or key in CALIBRATION_METRICS:  # 95% t-interval of the mean
+            _, out[f"{key}_ci_low"], out[f"{key}_ci_high"] = mean_ci(vals)
     return out
 
 
@@ -173,6 +186,10 @@ def run_job(
         agg = aggregate(result.metrics)
         agg["n_seeds"] = len(result.metrics)
         agg["n_skipped"] = len(result.skipped)
+        # Seeds whose model predicted no minority row on the test rows (F1 = 0 by default).
+        agg["n_seeds_no_positive"] = sum(
+            m.get("predicted_positives", 1) == 0 for m in result.metrics
+        )
         tracker.log_metrics(job_id, agg)
         if result.skipped:
             tracker.set_tags(job_id, {"skipped": json.dumps(result.skipped)[:5000]})
@@ -270,18 +287,35 @@ def run_seed(
     """
     split = split_dataset(ds, cfg["split"], seed)
     thr_rows = score_rows = split.validation
-    if cfg["method"].get("threshold") == "tuned" and split.validation is not None:
+    mcfg = cfg["method"]
+    oof = mcfg.get("threshold") == "tuned" and int(mcfg.get("threshold_cv", 0)) >= 2
+    if oof:
+        # Tuned on out-of-fold scores of the training rows (imbsweep.threshold.oof_threshold).
+        mcfg = {**mcfg, "threshold": 0.5}
+    elif cfg["method"].get("threshold") == "tuned" and split.validation is not None:
         # A threshold scored on the rows it was chosen on looks better than it is, and a tuning
         # objective would inherit that: choose it on one half, score on the other.
         thr_rows, score_rows = halve(ds, split.validation, seed)
+    standardize = bool(cfg["dataset"].get("standardize", False))
     fitted = fit_method(
-        cfg["method"],
+        mcfg,
         ds,
         split.train,
         seed,
-        standardize=bool(cfg["dataset"].get("standardize", False)),
+        standardize=standardize,
         validation=thr_rows,  # used only to tune method.threshold=tuned
     )
+    if oof:
+        fitted.threshold, best = oof_threshold(
+            mcfg,
+            ds,
+            split.train,
+            seed,
+            standardize,
+            int(cfg["method"]["threshold_cv"]),
+            cfg["method"].get("threshold_metric", "minority_f1"),
+        )
+        fitted.info["threshold_oof_score"] = best
     X_test, y_test = ds.X.iloc[split.test], ds.y[split.test]
     score = fitted.score(X_test)
     y_pred = (score > fitted.threshold).astype(np.int64)
@@ -297,6 +331,7 @@ def run_seed(
     metrics.update({f"test_class{c}": int((y_test == c).sum()) for c in (0, 1)})
     metrics.update({k: float(v) for k, v in fitted.info.items()})
     metrics["threshold"] = fitted.threshold
+    metrics.update(split.facts())
     example = X_test.iloc[:5]
 
     def log_all() -> None:
@@ -309,6 +344,7 @@ def run_seed(
             {
                 "classification_report.txt": report_text(y_test, y_pred),
                 "classification_report.json": json.dumps(report_dict(y_test, y_pred), indent=2),
+                "reliability.json": json.dumps(reliability(y_test, score)),
                 "confusion_matrix.json": json.dumps(
                     {
                         "labels": [0, 1],

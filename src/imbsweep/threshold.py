@@ -1,8 +1,11 @@
-"""Decision thresholds tuned on validation rows only.
+"""Decision thresholds tuned on validation rows or on out-of-fold scores of the training rows.
 
-:func:`tune_threshold` sees nothing but the validation labels and the model's scores for those
-same rows: it cannot read training or test rows, so a tuned threshold never leaks the test set.
-The rule it tunes for is the one every prediction uses: positive iff ``score > threshold``.
+:func:`tune_threshold` sees nothing but the labels and the model's scores of the rows it is given:
+validation rows (``split.validation_size > 0``), or, with ``method.threshold_cv = k >= 2``, every
+training row scored by a model fitted on the other k-1 folds (:func:`oof_threshold`, the approach
+of scikit-learn's ``TunedThresholdClassifierCV``, applied to the whole method: sampler included).
+Test rows are never seen. The rule it tunes for is the one every prediction uses: positive iff
+``score > threshold``; :func:`with_threshold` puts that rule into a logged scikit-learn model.
 """
 
 from __future__ import annotations
@@ -63,3 +66,47 @@ def tune_threshold(y_val: np.ndarray, score_val: np.ndarray, metric: str) -> tup
     tied = np.flatnonzero(np.isclose(vals, best, rtol=0, atol=1e-12))
     i = tied[np.argmin(np.abs(t[tied] - 0.5))]
     return float(t[i]), float(best)
+
+
+def oof_threshold(
+    method_cfg: dict,
+    ds,
+    rows: np.ndarray,
+    seed: int,
+    standardize: bool,
+    folds: int,
+    metric: str,
+) -> tuple[float, float]:
+    """The threshold that maximises ``metric`` on out-of-fold scores of ``rows`` (training rows).
+
+    Each of ``folds`` stratified folds is scored by the method (sampler and model) fitted on the
+    other folds; the pooled scores pick the threshold. Folds are capped at the number of minority
+    rows, so every fold holds one. Returns ``(threshold, best value)``.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from imbsweep.methods import SkipMethod, fit_method
+
+    y = ds.y[rows]
+    k = min(int(folds), int(y.sum()), int((y == 0).sum()))
+    if k < 2:
+        raise SkipMethod(f"{int(y.sum())} minority training row(s): too few for {folds} folds")
+    cfg = {**method_cfg, "threshold": 0.5}
+    scores = np.empty(len(rows), dtype=np.float64)
+    cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fit_idx, held_idx in cv.split(rows, y):
+        fitted = fit_method(cfg, ds, rows[fit_idx], seed, standardize=standardize)
+        scores[held_idx] = fitted.score(ds.X.iloc[rows[held_idx]])
+    return tune_threshold(y, scores, metric)
+
+
+def with_threshold(estimator, threshold: float):
+    """A fitted scikit-learn classifier whose ``predict`` applies ``score > threshold``.
+
+    scikit-learn's ``FixedThresholdClassifier`` predicts ``score >= t``; the next float above our
+    threshold gives the same rule as ours. Its ``predict_proba`` is the estimator's, unchanged.
+    """
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    t = float(np.nextafter(float(threshold), np.inf))
+    return FixedThresholdClassifier(estimator, threshold=t, response_method="predict_proba")

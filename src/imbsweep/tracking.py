@@ -389,18 +389,22 @@ class Tracker:
         from imbsweep.keras_model import KerasMLP
 
         model, pre = fitted.model, fitted.preprocessor
-        if isinstance(model, KerasMLP) and pre is not None:
+        # A threshold other than 0.5 (tuned or set) is part of the model: its predict applies it.
+        thr = float(getattr(fitted, "threshold", 0.5))
+        thr = None if thr == 0.5 else thr
+        if isinstance(model, KerasMLP) and (pre is not None or thr is not None):
             import mlflow.pyfunc
 
             from imbsweep.pyfunc_model import EncodedNet
 
-            sig = infer_signature(X_example, fitted.score(X_example))
+            net = EncodedNet(pre, model.model_, thr)  # takes raw rows, like the sklearn models
+            sig = infer_signature(X_example, net.predict(None, X_example))
             Model.log(
                 artifact_path=None,
                 name="model",
                 flavor=mlflow.pyfunc,
                 run_id=run_id,
-                python_model=EncodedNet(pre, model.model_),
+                python_model=net,
                 signature=sig,
                 pip_requirements=pip_requirements("keras"),
             )
@@ -426,6 +430,10 @@ class Tracker:
                 from sklearn.pipeline import make_pipeline
 
                 est, Xe = make_pipeline(pre, model), X_example
+            if thr is not None:
+                from imbsweep.threshold import with_threshold
+
+                est = with_threshold(est, thr)
             kw: dict[str, Any] = {}
             if self.sklearn_format == "skops":
                 kw["skops_trusted_types"] = skops_trusted_types(est)

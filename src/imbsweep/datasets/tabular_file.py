@@ -230,11 +230,13 @@ def encode_target(col: pd.Series, target: str, positive: object) -> tuple[np.nda
         "class_counts": {str(k): int(v) for k, v in counts.items()},
     }
     if n_pos > len(y) - n_pos:
-        log.warning(
-            "positive label %r is the majority (%d of %d rows); metrics are for that class",
-            pos,
-            n_pos,
-            len(y),
+        # Every minority_* metric would describe the majority class: refuse, and say the fix.
+        raise ConfigError(
+            "dataset.positive",
+            positive,
+            "the rarer class (the metrics are named minority_*)",
+            f"label {pos!r} is the majority ({n_pos} of {len(y)} rows; {_labels_text(counts)}); "
+            f"set dataset.positive={labels[-1]!r} or null (the rarer class)",
         )
     return y, str(pos), extra
 

@@ -1,0 +1,103 @@
+"""The sweep report: paired comparisons, across-datasets tests and diagrams, from seed rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SMALL, compose_cfg
+
+from imbsweep import stats, tracking
+from imbsweep.report import paired_comparisons, report, seed_rows
+from imbsweep.runner import run_job
+
+
+def _rows(n_ds: int = 1, seeds: int = 8, vary: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    out = []
+    for d in range(n_ds):
+        for seed in range(seeds):
+            base = rng.normal(0.6, 0.03)  # the split's difficulty, shared by all methods
+            for label, shift in (("a", 0.05), ("b", 0.0), ("c", -0.01)):
+                out.append(
+                    {
+                        "dataset": f"d{d}",
+                        "stage": "run",
+                        "label": label,
+                        "method": label,
+                        "seed": seed,
+                        "run_id": f"r{d}{seed}{label}",
+                        "minority_f1": base + shift + rng.normal(0, 0.01),
+                        "minority_precision": 0.5,
+                        "minority_recall": 0.5,
+                        "accuracy": 0.9,
+                        "test_class0": 190,
+                        "test_class1": 10,
+                        "train_class0": 760,
+                        "train_class1": 40,
+                        "params.split.vary_with_seed": str(vary),
+                        "params.data.digest": f"digest{d}",
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def test_paired_comparisons_use_the_corrected_test_and_holm():
+    rows = _rows()
+    p = paired_comparisons(rows, ["minority_f1"]).set_index(["method", "opponent"])
+    assert len(p) == 3  # a-b, a-c, b-c
+    a = rows[rows.label == "a"].set_index("seed")["minority_f1"]
+    b = rows[rows.label == "b"].set_index("seed")["minority_f1"]
+    ref = stats.corrected_ttest(a, b, 200 / 800)
+    r = p.loc[("a", "b")]
+    assert r["ttest"].startswith("corrected") and r["test_train_ratio"] == pytest.approx(0.25)
+    assert r["p_ttest"] == pytest.approx(ref.pvalue)
+    assert r["p_wilcoxon"] == pytest.approx(stats.wilcoxon(a, b))
+    assert r["mean_diff"] == pytest.approx((a - b).mean())
+    assert list(p["p_ttest_holm"]) == pytest.approx(list(stats.holm(p["p_ttest"])))
+    # With one fixed split only the model seed varied: the plain paired t-test, said so.
+    fixed = paired_comparisons(_rows(vary=False), ["minority_f1"])
+    assert set(fixed["ttest"]) == {"paired (one split)"}
+    # Different data is never paired.
+    other = _rows()
+    other.loc[other.label == "c", "params.data.digest"] = "elsewhere"
+    assert len(paired_comparisons(other, ["minority_f1"])) == 1
+
+
+def test_report_across_datasets_writes_tests_and_cd_diagram(tmp_path):
+    files = report(_rows(n_ds=6, seeds=3), tmp_path, None, do_plot=True)
+    for name in ("ranges.md", "paired.csv", "significance.csv", "cd_diagram.png", "ranks.csv"):
+        assert name in files and files[name].exists(), name
+    md = files["ranges.md"].read_text()
+    assert "Iman-Davenport" in md and "Nemenyi critical difference" in md
+    assert "Wilcoxon signed-rank" in md and "CI" in md
+    sig = pd.read_csv(files["significance.csv"])
+    assert {"p_wilcoxon", "p_holm", "p_nemenyi", "friedman_chi2"} <= set(sig.columns)
+
+
+@pytest.mark.slow
+def test_sweep_report_from_mlflow_has_params_pairs_and_reliability(store, tmp_path):
+    sweep = tracking.Tracker().create_run("sweep", {tracking.TAG_LEVEL: "sweep"})
+    for method in ("logreg", "rf"):
+        cfg = compose_cfg([f"method={method}", "seeds=4", "sweeps=baselines", *SMALL])
+        run_job(cfg, tracking.Tracker(), sweep)
+    rows = seed_rows(sweep)
+    assert len(rows) == 8 and rows["params.split.vary_with_seed"].eq("True").all()
+    assert {"brier", "log_loss", "predicted_positives", "test_dup_rows"} <= set(rows.columns)
+    files = report(rows, tmp_path, "practical", do_plot=True)
+    md = files["ranges.md"].read_text()
+    assert "Paired comparisons" in md and "corrected resampled" in md
+    assert "split + model seed" in md or "each seed drew its own" in md
+    assert "Claims not applied" not in md or "data.digest" in md  # other setting: no verdicts
+    assert "reliability.png" in files and files["reliability.png"].exists()
+    assert (pd.read_csv(files["ranges.csv"])["vs_claim"] == "-").all()
+
+
+def test_job_runs_carry_the_ci_of_each_mean():
+    from imbsweep.runner import aggregate
+
+    agg = aggregate([{"minority_f1": v, "fit_seconds": 1.0} for v in (0.5, 0.6, 0.7)])
+    _, lo, hi = stats.mean_ci([0.5, 0.6, 0.7])
+    assert (agg["minority_f1_ci_low"], agg["minority_f1_ci_high"]) == (lo, hi)
+    assert agg["minority_f1_std"] == pytest.approx(0.1)  # ddof=1
+    assert "fit_seconds_ci_low" not in agg  # bookkeeping numbers get no interval
