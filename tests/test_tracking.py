@@ -10,7 +10,7 @@ import pytest
 from conftest import SMALL, compose_cfg
 from mlflow import MlflowClient
 
-from imbsweep import sweep, tracking
+from imbsweep import tracking
 from imbsweep.data import load_dataset, split_dataset
 from imbsweep.evaluation import METRICS
 from imbsweep.runner import run_job
@@ -27,7 +27,7 @@ def children(parent_id: str) -> list:
 def test_job_logs_runs_params_metrics_artifacts(store, tmp_path):
     cfg = compose_cfg(["method=brf", "seeds=[3,4]", *SMALL])
     tracker = tracking.Tracker()
-    sweep_id = sweep.sweep_run_id(tracker, tmp_path, "sweep test")
+    sweep_id = tracker.create_run("sweep test", {"run_level": "sweep"})
     result = run_job(cfg, tracker, sweep_id)
     client = MlflowClient()
 

@@ -7,60 +7,40 @@ one seed of one config; under the Optuna sweeper each call is one trial, a confi
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shlex
 import sys
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from imbsweep import sweep, tracking
-from imbsweep.config import method_label
-from imbsweep.runner import prepare, run_job
+from imbsweep import tracking
 
 log = logging.getLogger("imbsweep")
 
 
 def train(cfg: DictConfig) -> float | list[float]:
     """Run one job and return the objective(s) a sweeper optimises (NaN if the job failed)."""
+    # Imported here, not at the top: `imbsweep --help` need not load scikit-learn and MLflow.
+    from imbsweep.runner import prepare, run_job, run_unit
+
     c = OmegaConf.to_container(cfg, resolve=True)
     hc = HydraConfig.get()
     if c.get("unit", {}).get("seed") is not None:
         # One seed of one job, launched by the sweep driver (hydra/sweeper=imbsweep).
-        from imbsweep.runner import run_unit
-
         ovr = " ".join(o for o in hc.overrides.task if not o.startswith(("unit.", "stage=")))
         return run_unit(c, ovr)
-    multirun = hc.mode == RunMode.MULTIRUN
-    sweep_dir = Path(hc.sweep.dir if multirun else hc.runtime.output_dir).resolve()
-    try:
-        # Checks and data loading come first: bad input never opens a run.
-        ds = prepare(c)
-        # Under the sweep lock: parallel workers must not race to create a fresh sqlite store.
-        with sweep.locked(sweep_dir):
-            tracker = tracking.Tracker(**c["tracking"])
-        if not multirun:
-            sweep.start(sweep_dir, tracker)
-        study = hc.sweeper.get("study_name") if multirun else None
-        sweep_id = sweep.sweep_run_id(
-            tracker, sweep_dir, sweep.sweep_name(study), {"optuna_study": study} if study else None
-        )
-        job_overrides = " ".join(o for o in hc.overrides.task if not o.startswith("stage="))
-        result = run_job(c, tracker, sweep_id, ds, job_overrides)
-    except Exception as exc:
-        if not multirun or c.get("stage") == "trial":
-            # A single run fails loudly; an Optuna trial's sweeper records the error on the trial.
-            raise
-        # In a sweep one job's failure must not stop the others: record it, report it at the end.
-        log.exception("job %s failed", method_label(c["method"]))
-        sweep.record_failure(sweep_dir, method_label(c["method"]), list(hc.overrides.task), exc)
-        return math.nan
-    if not multirun:
-        sweep.finish(tracker, sweep_id, sweep_dir, c["report"]["claims"], c["report"]["plot"])
+    # One job over its seeds: an Optuna trial, or a final job of a study (under the sweep run
+    # its hooks opened, in unit.sweep_id). Errors propagate: the sweeper records them.
+    unit = c.get("unit") or {}
+    ds = prepare(c)  # checks and data first: bad input never opens a run
+    settings = dict(c["tracking"])
+    if unit.get("tracking_uri"):
+        settings.update(uri=unit["tracking_uri"], experiment_id=unit.get("experiment_id"))
+    tracker = tracking.Tracker(**settings)
+    ovr = " ".join(o for o in hc.overrides.task if not o.startswith(("stage=", "unit.")))
+    result = run_job(c, tracker, unit.get("sweep_id"), ds, ovr)
     obj = c["objective"]
     split = "validation" if c["split"]["validation_size"] > 0 else "test"
     if isinstance(obj["metric"], list):

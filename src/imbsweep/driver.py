@@ -233,22 +233,29 @@ class SweepDriver:
     # ------------------------------------------------------------------ sweep run
     def open(self, jobs: list[Job]) -> None:
         """Find the sweep run to resume (or create one), close what a dead driver left open."""
+        if self.open_run(sweep_key(jobs)):
+            self._adopt_finished(jobs)
+
+    def open_run(self, key: str | None) -> bool:
+        """Open the sweep run: resume the stopped one with ``key`` or create it.
+
+        Returns True when an earlier sweep run was resumed. ``key`` None: never resume.
+        """
         tcfg = self.primary["tracking"]
         if not tcfg["enabled"]:
-            return
+            return False
         t = self.tracker = tracking.Tracker(**tcfg)
-        key = sweep_key(jobs)
         project_run = os.environ.pop("MLFLOW_RUN_ID", None)
         base_tags = {
             tracking.TAG_LEVEL: "sweep",
-            "sweep_key": key,
+            "sweep_key": key or "",
             "sweep_dir": str(self.sweep_dir),
             **self.tags,
             **driver_tags(),
         }
         with tracking.store_lock(t.uri):
             resumed = None
-            if project_run is None and self.primary.get("resume", True):
+            if key and project_run is None and self.primary.get("resume", True):
                 resumed = self._find_resumable(key)
             if resumed is not None:
                 self.sweep_id = resumed
@@ -265,7 +272,12 @@ class SweepDriver:
                 self.sweep_id = t.create_run(self.name, base_tags)
             t.set_tags(self.sweep_id, {tracking.TAG_SWEEP: self.sweep_id})
         if resumed is not None:
-            self._adopt_finished(jobs)
+            n = self._close_open_runs(
+                "KILLED", f"its driver stopped; closed by the resuming driver (pid {os.getpid()})"
+            )
+            if n:
+                log.info("%d run(s) left RUNNING by the stopped driver marked KILLED", n)
+        return resumed is not None
 
     def _find_resumable(self, key: str) -> str | None:
         t = self.tracker
@@ -289,7 +301,7 @@ class SweepDriver:
         return None
 
     def _adopt_finished(self, jobs: list[Job]) -> None:
-        """Reuse the resumed sweep's finished units and job runs; close its stale runs."""
+        """Reuse the finished units and the job runs this sweep run already has."""
         t = self.tracker
         runs = t.client.search_runs(
             [t.experiment_id],
@@ -297,17 +309,9 @@ class SweepDriver:
             max_results=50000,
         )
         by_key = {(j.key, j.stage): j for j in jobs}
-        reason = f"its driver stopped; closed by the resuming driver (pid {os.getpid()})"
-        stale = 0
         for r in runs:
             tags = r.data.tags
             level = tags.get(tracking.TAG_LEVEL)
-            if level == "sweep":
-                continue
-            if r.info.status == "RUNNING" and level == "seed":
-                t.set_tags(r.info.run_id, {"killed_reason": reason})
-                t.end_run(r.info.run_id, "KILLED")
-                stale += 1
             job = by_key.get((tags.get(tracking.TAG_JOB_KEY), tags.get(tracking.TAG_STAGE, "run")))
             if job is None:
                 continue
@@ -321,11 +325,7 @@ class SweepDriver:
         n_done = sum(len(j.done) for j in jobs)
         n_all = sum(len(j.seeds) for j in jobs)
         log.info(
-            "resuming sweep run %s: %d of %d units already finished%s",
-            self.sweep_id,
-            n_done,
-            n_all,
-            f"; {stale} left RUNNING by the stopped driver marked KILLED" if stale else "",
+            "resuming sweep run %s: %d of %d units already finished", self.sweep_id, n_done, n_all
         )
 
     # ------------------------------------------------------------------ runs
@@ -378,9 +378,22 @@ class SweepDriver:
         return n
 
     # ------------------------------------------------------------------ run
-    def run(self, jobs: list[Job], launch: Callable[[list[list[str]]], Sequence[Any]]) -> int:
-        """Run every unit not yet finished, then aggregate, report and close. Returns 0 or 1."""
-        self.open(jobs)
+    def run(
+        self,
+        jobs: list[Job],
+        launch: Callable[[list[list[str]]], Sequence[Any]],
+        close: bool = True,
+    ) -> int:
+        """Run every unit not yet finished, then aggregate, report and close. Returns 0 or 1.
+
+        With the sweep run already open (:meth:`open_run`, e.g. a tuning study's), the units
+        this sweep run already finished are reused; ``close=False`` leaves the report and the
+        sweep run to :meth:`close`.
+        """
+        if self.sweep_id is None:
+            self.open(jobs)
+        elif self.tracker:
+            self._adopt_finished(jobs)
         todo = [(job, s) for job in jobs for s in job.seeds if s not in job.done]
         todo.sort(key=lambda u: -u[0].cost)  # longest first: no core idles at the end
         n_all = sum(len(j.seeds) for j in jobs)
@@ -427,7 +440,7 @@ class SweepDriver:
                 beat.close()
             if params_thread:
                 params_thread.join()
-        return self._finish(jobs)
+        return self._finish(jobs, close)
 
     def _collect(self, todo: list[tuple[Job, int]], returns: Sequence[Any]) -> None:
         from hydra.core.utils import JobStatus
@@ -443,10 +456,7 @@ class SweepDriver:
                 job.errors.append(error)
                 self.failures.append(Failure(job.label, job.overrides + [f"seed={seed}"], error))
 
-    def _finish(self, jobs: list[Job]) -> int:
-        from imbsweep import sweep
-
-        cfg = self.primary
+    def _finish(self, jobs: list[Job], close: bool = True) -> int:
         if self.tracker:
             # A unit whose worker died was retried elsewhere or failed above; its first run
             # must not stay RUNNING.
@@ -454,12 +464,27 @@ class SweepDriver:
             if n:
                 log.warning("%d seed run(s) left open by stopped workers marked FAILED", n)
             self._aggregate(jobs)
+        return self.close() if close else int(bool(self.failures))
+
+    def close(self, error: str | None = None) -> int:
+        """Build the table, log it on the sweep run and end the run. Returns 0, or 1 on failures.
+
+        ``error``: the sweep stopped on it (the run ends FAILED with an ``error`` tag).
+        """
+        from imbsweep import sweep
+
+        if error:
+            self.failures.append(Failure("(sweep)", [], error))
+        if self.tracker and self.sweep_id:
+            if error:
+                self.tracker.set_tags(self.sweep_id, {"error": error[:5000]})
+                self._close_open_runs("FAILED", f"the sweep stopped: {error[:500]}")
             sweep.finish(
                 self.tracker,
                 self.sweep_id,
                 self.sweep_dir,
-                cfg["report"]["claims"],
-                cfg["report"]["plot"],
+                self.primary["report"]["claims"],
+                self.primary["report"]["plot"],
                 failed=[f.__dict__ for f in self.failures],
             )
         if self.failures:

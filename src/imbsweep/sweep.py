@@ -1,69 +1,19 @@
-"""Sweep-level bookkeeping: the sweep's parent run, failures, and the final ranges report.
+"""The sweep run's own records: adopting `mlflow run`'s run, and closing the run with its table.
 
-Jobs may run in other processes (joblib launcher), so the sweep directory is the meeting point:
-the first job to need the sweep run creates it under a file lock and writes its id there.
+The sweep driver (:mod:`imbsweep.driver`) owns the sweep run; these are the pieces it and the
+tuning hooks (:mod:`imbsweep.tuning`) share.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from imbsweep import tracking
 from imbsweep.report import report, seed_rows
 
 log = logging.getLogger(__name__)
-
-RUN_ID_FILE = ".imbsweep_sweep_run"
-FAILURES_FILE = "failures.jsonl"
-
-
-@contextmanager
-def locked(sweep_dir: Path) -> Iterator[None]:
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    with open(sweep_dir / ".imbsweep.lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def start(sweep_dir: Path, tracker: tracking.Tracker | None = None) -> None:
-    """At sweep start: forget a previous sweep in the same directory; adopt `mlflow run`'s run.
-
-    ``mlflow run`` passes its run in ``MLFLOW_RUN_ID``; it becomes the sweep run, and is removed
-    from the environment so no job adopts it as its own.
-    """
-    with locked(sweep_dir):
-        for name in (RUN_ID_FILE, FAILURES_FILE):
-            (sweep_dir / name).unlink(missing_ok=True)
-        project_run = os.environ.pop("MLFLOW_RUN_ID", None)
-        if project_run and tracker is not None and tracker.enabled:
-            adopt_run(tracker, project_run, sweep_name(), sweep_dir)
-            (sweep_dir / RUN_ID_FILE).write_text(project_run)
-
-
-def sweep_run_id(
-    tracker: tracking.Tracker, sweep_dir: Path, name: str, tags: dict[str, str] | None = None
-) -> str | None:
-    """The sweep's run id, creating the run on first use (safe across processes)."""
-    if not tracker.enabled:
-        return None
-    with locked(sweep_dir):
-        f = sweep_dir / RUN_ID_FILE
-        if f.exists():
-            return f.read_text().strip()
-        run_id = tracker.create_run(name, {tracking.TAG_LEVEL: "sweep", **(tags or {})})
-        tracker.set_tags(run_id, {tracking.TAG_SWEEP: run_id, "sweep_dir": str(sweep_dir)})
-        f.write_text(run_id)
-        return run_id
 
 
 def adopt_run(tracker: tracking.Tracker, run_id: str, name: str, sweep_dir: Path) -> None:
@@ -82,28 +32,6 @@ def adopt_run(tracker: tracking.Tracker, run_id: str, name: str, sweep_dir: Path
     )
 
 
-def sweep_name(study: str | None = None) -> str:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    return f"study {study} {stamp}" if study else f"sweep {stamp}"
-
-
-def record_failure(sweep_dir: Path, label: str, overrides: list[str], exc: BaseException) -> None:
-    with locked(sweep_dir), open(sweep_dir / FAILURES_FILE, "a") as fh:
-        fh.write(
-            json.dumps(
-                {"label": label, "overrides": overrides, "error": f"{type(exc).__name__}: {exc}"}
-            )
-            + "\n"
-        )
-
-
-def failures(sweep_dir: Path) -> list[dict]:
-    f = sweep_dir / FAILURES_FILE
-    if not f.exists():
-        return []
-    return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-
-
 def finish(
     tracker: tracking.Tracker,
     sweep_id: str | None,
@@ -114,10 +42,10 @@ def finish(
 ) -> list[dict]:
     """Build the sweep's table from MLflow, log it on the sweep run, close the run.
 
-    ``failed``: the failures the driver collected (default: those recorded in ``sweep_dir``
-    by jobs of an Optuna study). Returns them (the caller decides how to exit).
+    ``failed``: the failures the driver collected (``label`` and ``error`` each). Returns them
+    (the caller decides how to exit).
     """
-    failed = failures(sweep_dir) if failed is None else failed
+    failed = failed or []
     if not (tracker.enabled and sweep_id):
         return failed
     # What the table compared against, so `imbsweep-report` rebuilds the same table.
@@ -138,6 +66,7 @@ def finish(
         best = (yaml.safe_load(opt.read_text()) or {}).get("best_params") or {}
         tracker.log_params(sweep_id, {f"best.{k}": v for k, v in best.items()})
     if failed:
-        tracker.set_tags(sweep_id, {"failed_jobs": json.dumps([f["label"] for f in failed])})
+        labels = sorted({f["label"] for f in failed})
+        tracker.set_tags(sweep_id, {"failed_jobs": json.dumps(labels)[:5000]})
     tracker.end_run(sweep_id, "FAILED" if failed else "FINISHED")
     return failed

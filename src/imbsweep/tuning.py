@@ -12,19 +12,20 @@ imbsweep needs:
 * after the study, the best settings (or, for a multi-objective study, each Pareto-optimal
   setting) and the defaults run once more over ``final_overrides`` (e.g. the final seeds):
   that batch is the sweep's table;
-* a study that stops on an error still closes imbsweep's MLflow sweep run (Hydra skips
-  ``on_multirun_end`` when a sweeper raises).
+* the hooks own the study's MLflow sweep run (:class:`imbsweep.driver.SweepDriver`): opened when
+  the study starts (a stopped study's run is resumed with it), handed to every job, and closed
+  with the table at the end, or FAILED with the error if the study stops.
+* the final jobs run as units (one seed each) through the sweep driver, so running the same
+  command again after a crash reuses the final units that finished.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobStatus
 from omegaconf import OmegaConf
 
 from hydra_plugins.imbsweep_plugins.optuna_sweeper.hooks import SweeperHooks
@@ -61,6 +62,7 @@ class TuningHooks(SweeperHooks):
         self.stage_key = stage_key
         self.finalize_enabled = bool(finalize)
         self.final_overrides = list(final_overrides or [])
+        self.driver: Any = None  # imbsweep.driver.SweepDriver, once the study is open
 
     def check_space(self, names: Sequence[str]) -> None:
         if any(n.lstrip("+") == "seeds" for n in names):
@@ -69,8 +71,36 @@ class TuningHooks(SweeperHooks):
                 "fixed value, e.g. seeds=5"
             )
 
+    def study_start(self, sweeper: Any, study: Any) -> None:
+        """Open the study's sweep run; a stopped run of the same stored study is resumed."""
+        import hashlib
+
+        from imbsweep.driver import SweepDriver
+
+        primary = _plain(sweeper.config)
+        sweep_dir = Path(str(sweeper.config.hydra.sweep.dir)).resolve()
+        method = (primary.get("method") or {}).get("name", "")
+        name = f"study {study.study_name} | {method} | {primary.get('dataset', {}).get('name', '')}"
+        self.driver = SweepDriver(primary, sweep_dir, name, {"optuna_study": study.study_name})
+        storage = getattr(sweeper, "storage_url", None)
+        # An in-memory study cannot be resumed, nor can its sweep run.
+        key = None
+        if storage:
+            text = f"optuna:{storage}:{study.study_name}"
+            key = hashlib.sha256(text.encode()).hexdigest()[:20]
+        if self.driver.open_run(key):
+            log.info("resuming the study's sweep run %s", self.driver.sweep_id)
+
     def job_overrides(self, stage: str) -> list[str]:
-        return [f"{self.stage_key}={stage}"] if self.stage_key else []
+        out = [f"{self.stage_key}={stage}"] if self.stage_key else []
+        drv = self.driver
+        if drv is not None and drv.sweep_id:
+            out += [
+                f"unit.sweep_id={drv.sweep_id}",
+                f"unit.tracking_uri={drv.tracker.uri}",
+                f"unit.experiment_id={drv.tracker.experiment_id}",
+            ]
+        return out
 
     def validate_batch(self, sweeper: Any, batch: Sequence[Sequence[str]]) -> None:
         from hydra_plugins.imbsweep_plugins.checks import check_jobs
@@ -120,48 +150,53 @@ class TuningHooks(SweeperHooks):
         if not solutions:
             log.warning("finalize skipped: the study has no COMPLETE trial")
             return None
+        from imbsweep import driver
+
         labels = [label for label, _ in solutions] + ["default"]
         jobs = [
             _dedupe([*overrides, *self.final_overrides, *self.job_overrides("best")])
             for _, overrides in solutions
         ]
         jobs.append(_dedupe([*default, *self.final_overrides, *self.job_overrides("default")]))
+        # Units do not take the sweep run from overrides: the driver hands it to each.
+        jobs = [[o for o in job if not o.startswith("unit.")] for job in jobs]
         for label, job in zip(labels, jobs, strict=True):
-            log.info("finalize: launching %s %s", label, job)
-        results = sweeper.launch(jobs)
+            log.info("finalize: %s %s", label, job)
+
+        def compose(overrides: list[str]) -> dict:
+            cfg = sweeper.hydra_context.config_loader.load_sweep_config(sweeper.config, overrides)
+            return _plain(cfg)
+
+        planned = driver.plan(jobs, compose)
+        drv = self.driver or driver.SweepDriver(
+            _plain(sweeper.config), Path(str(sweeper.config.hydra.sweep.dir)).resolve(), "final"
+        )
+        drv.run(planned, sweeper.launch, close=False)
         final: dict[str, Any] = {}
-        for label, result in zip(labels, results, strict=True):
-            ok = result.status == JobStatus.COMPLETED
-            if ok:
-                log.info("finalize %s: returned %s", label, result._return_value)
-            else:
-                log.error("finalize %s failed: %s", label, result._return_value)
+        for label, job in zip(labels, planned, strict=True):
             final[label] = {
-                "overrides": list(result.overrides or []),
-                "status": result.status.name,
-                "return_value": result._return_value if ok else None,
-                "error": None
-                if ok
-                else f"{type(result._return_value).__name__}: {result._return_value}",
+                "overrides": job.overrides,
+                "status": "FAILED" if job.errors else "FINISHED",
+                "seeds": len(job.done),
+                "error": job.errors[0] if job.errors else None,
             }
         return final
 
+    def sweep_end(self, sweeper: Any) -> None:
+        """The table (final rows, else the trials), optimization_results.yaml, the run closed."""
+        if self.driver is not None and self.driver.close():
+            raise SystemExit(1)
+
     def on_abort(self, sweeper: Any, exc: BaseException) -> None:
-        """Record the abort and give the callbacks their end hook, so the sweep run closes."""
-        from hydra._internal.callbacks import Callbacks
+        """Close the study's sweep run FAILED, with the error, so nothing stays RUNNING."""
+        if self.driver is not None and self.driver.sweep_id:
+            self.driver.close(error=f"{type(exc).__name__}: {exc}")
 
-        from imbsweep import sweep
 
-        config = sweeper.config
-        if config is None:
-            return
-        sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
-        if not (sweep_dir / sweep.RUN_ID_FILE).exists():
-            return  # nothing was opened (e.g. a bad search space): nothing to close
-        sweep.record_failure(sweep_dir, f"optuna study {sweeper.study_name}", [], exc)
-        # The callback exits non-zero on failures; the study's own error is raised instead.
-        with contextlib.suppress(SystemExit):
-            Callbacks(config).on_multirun_end(config=config)
+def _plain(cfg: Any) -> dict:
+    """A composed config without its ``hydra`` node, as a plain dict."""
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    return OmegaConf.to_container(job, resolve=True)
 
 
 def _dedupe(overrides: Sequence[str]) -> list[str]:

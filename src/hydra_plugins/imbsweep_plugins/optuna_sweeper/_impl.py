@@ -366,6 +366,7 @@ class OptunaSweeperImpl(Sweeper):
                 "resuming study %s: %s complete, %s to go", study.study_name, n_complete, planned
             )
 
+        self.hooks.study_start(self, study)
         heartbeat = Heartbeat(storage, self.heartbeat_interval)
         pending: dict[int, Any] = {}
         launched = 0
@@ -404,6 +405,7 @@ class OptunaSweeperImpl(Sweeper):
 
         final = self._finalize(study, space)
         self._write_results(study, shown_url, sweep_dir, space, final)
+        self.hooks.sweep_end(self)
 
     def _custom_search_space(self) -> Callable[[DictConfig, Any], None] | None:
         if not self.custom_search_space:

@@ -5,6 +5,8 @@ keys of that node are passed to its constructor). The sweeper calls, in this ord
 
 ``check_space(names)``
     once, with the swept parameter names, before anything is stored; raise to refuse one.
+``study_start(sweeper, study)``
+    once the study is open, before its first trial (e.g. to open the app's own records).
 ``job_overrides(stage)``
     overrides added to every job of a stage: ``"trial"`` for study trials (other stages are
     the app's own, e.g. in ``finalize``).
@@ -17,6 +19,8 @@ keys of that node are passed to its constructor). The sweeper calls, in this ord
     ``default`` is the overrides of the app's defaults (the fixed ones only). It may launch
     jobs with ``sweeper.launch(batch)``; what it returns (a mapping, or None) is saved under
     ``final`` in optimization_results.yaml.
+``sweep_end(sweeper)``
+    last, after optimization_results.yaml is written (not after an abort).
 ``on_abort(sweeper, exc)``
     when the sweep stops on an exception (Hydra then skips ``on_multirun_end``).
 """
@@ -30,6 +34,9 @@ class SweeperHooks:
 
     def check_space(self, names: Sequence[str]) -> None:
         """Refuse a swept parameter by raising (``names`` as Optuna stores them)."""
+
+    def study_start(self, sweeper: Any, study: Any) -> None:
+        """Called once the study is open, before its first trial."""
 
     def job_overrides(self, stage: str) -> list[str]:
         """Overrides every job of ``stage`` gets (after the trial's own)."""
@@ -50,6 +57,9 @@ class SweeperHooks:
     ) -> Mapping[str, Any] | None:
         """Run anything after the study; the result is saved under ``final``."""
         return None
+
+    def sweep_end(self, sweeper: Any) -> None:
+        """Called last, after the results file is written."""
 
     def on_abort(self, sweeper: Any, exc: BaseException) -> None:
         """Clean up after a sweep that stops on ``exc`` (which is raised afterwards)."""
