@@ -500,7 +500,9 @@ class SweepDriver:
         rows = seed_rows(self.sweep_id, [self.tracker.experiment_id])
         for job in jobs:
             mine = rows[rows["job_id"] == job.run_id] if not rows.empty else rows
-            metric_cols = [c for c in mine.columns if c not in _ROW_KEYS]
+            metric_cols = [
+                c for c in mine.columns if c not in _ROW_KEYS and mine[c].dtype.kind in "fiu"
+            ]
             per_seed = [
                 {k: v for k, v in r.items() if v == v}  # NaN: the metric was not logged
                 for r in mine[metric_cols].to_dict("records")
