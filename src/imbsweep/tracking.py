@@ -127,6 +127,8 @@ class _PickleNotice(logging.Filter):
 logging.getLogger("mlflow.sklearn").addFilter(_PickleNotice())
 # Models carry a signature; an input example would cost a serving check per seed run.
 warnings.filterwarnings("ignore", message=".*An input example was not provided.*")
+# Integer feature columns (e.g. an hour of day) are the user's data as it is, not a mistake.
+warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column")
 
 
 def _str_params(params: dict[str, Any]) -> dict[str, str]:
@@ -288,20 +290,10 @@ class Tracker:
 
         model, pre = fitted.model, fitted.preprocessor
         if isinstance(model, KerasMLP) and pre is not None:
-            import mlflow.pyfunc
-
-            from imbsweep.pyfunc_model import EncodedNet
+            from imbsweep.pyfunc_model import log_encoded_net
 
             sig = infer_signature(X_example, fitted.score(X_example))
-            Model.log(
-                artifact_path=None,
-                name="model",
-                flavor=mlflow.pyfunc,
-                run_id=run_id,
-                python_model=EncodedNet(pre, model.model_),
-                signature=sig,
-                pip_requirements=pip_requirements("keras"),
-            )
+            log_encoded_net(run_id, pre, model.model_, sig, pip_requirements("keras"))
         elif isinstance(model, KerasMLP):
             import mlflow.keras
 
