@@ -9,13 +9,12 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from imbsweep import tracking
+from imbsweep import project_run, tracking
 from imbsweep.report import report, seed_rows
 
 log = logging.getLogger(__name__)
@@ -38,16 +37,30 @@ def locked(sweep_dir: Path) -> Iterator[None]:
 def start(sweep_dir: Path, tracker: tracking.Tracker | None = None) -> None:
     """At sweep start: forget a previous sweep in the same directory; adopt `mlflow run`'s run.
 
-    ``mlflow run`` passes its run in ``MLFLOW_RUN_ID``; it becomes the sweep run, and is removed
-    from the environment so no job adopts it as its own.
+    ``mlflow run`` passes its run in ``MLFLOW_RUN_ID``; it becomes the sweep run if it is in
+    imbsweep's experiment, else a pointer to it (``project_run``). The variable is removed from
+    the environment so no job adopts it as its own.
     """
+    project_run.claim_owner()
     with locked(sweep_dir):
-        for name in (RUN_ID_FILE, FAILURES_FILE):
+        for name in (RUN_ID_FILE, FAILURES_FILE, project_run.PENDING_FILE):
             (sweep_dir / name).unlink(missing_ok=True)
-        project_run = os.environ.pop("MLFLOW_RUN_ID", None)
-        if project_run and tracker is not None and tracker.enabled:
-            adopt_run(tracker, project_run, sweep_name(), sweep_dir)
-            (sweep_dir / RUN_ID_FILE).write_text(project_run)
+        project = project_run.take()
+        if project and tracker is not None and tracker.enabled:
+            if project_run.adoptable(tracker.client, project, tracker.experiment_id):
+                _close_stale(tracker)
+                adopt_run(tracker, project, sweep_name(), sweep_dir)
+                (sweep_dir / RUN_ID_FILE).write_text(project)
+            else:  # in another experiment: linked to the sweep run once that exists
+                project_run.remember(sweep_dir, project)
+
+
+def _close_stale(tracker: tracking.Tracker) -> None:
+    ids = [tracker.experiment_id, project_run.DEFAULT_EXPERIMENT_ID]
+    try:
+        project_run.close_stale_runs(tracker.client, ids, tracking.PROJECT_ROOT)
+    except Exception as exc:  # housekeeping must not stop a sweep
+        log.warning("could not close stale runs: %s", exc)
 
 
 def sweep_run_id(
@@ -60,8 +73,11 @@ def sweep_run_id(
         f = sweep_dir / RUN_ID_FILE
         if f.exists():
             return f.read_text().strip()
-        run_id = tracker.create_run(name, {tracking.TAG_LEVEL: "sweep", **(tags or {})})
+        _close_stale(tracker)
+        tags = {tracking.TAG_LEVEL: "sweep", **project_run.owner_tags(), **(tags or {})}
+        run_id = tracker.create_run(name, tags)
         tracker.set_tags(run_id, {tracking.TAG_SWEEP: run_id, "sweep_dir": str(sweep_dir)})
+        project_run.link_pending(tracker.client, sweep_dir, run_id, tracker.experiment_id)
         f.write_text(run_id)
         return run_id
 
@@ -78,6 +94,7 @@ def adopt_run(tracker: tracking.Tracker, run_id: str, name: str, sweep_dir: Path
             MLFLOW_RUN_NAME: name,
             "sweep_dir": str(sweep_dir),
             tracking.TAG_COMMIT: tracking.git_commit(),
+            **project_run.owner_tags(),
         },
     )
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from imbsweep import project_run
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# As the user (or `mlflow run`) set it, before MLflow's set_experiment writes to it.
-_ENV_EXPERIMENT_ID = os.environ.get("MLFLOW_EXPERIMENT_ID")
 
 # Tag keys users filter on in the MLflow UI and in `search_runs` (documented in the README).
 TAG_LEVEL = "run_level"  # sweep | job | seed
@@ -55,10 +55,9 @@ def setup(uri: str | None, experiment: str) -> str:
 
     uri = uri or default_tracking_uri()
     mlflow.set_tracking_uri(uri)
-    if _ENV_EXPERIMENT_ID:
-        # MLflow's own variable wins, as in MLflow's fluent API. `mlflow run` sets it, so the
-        # project run (the sweep run) and its children share one experiment.
-        return _ENV_EXPERIMENT_ID
+    if env_exp := project_run.user_experiment_id():
+        # The user's MLFLOW_EXPERIMENT_ID wins, as in MLflow's fluent API (not `mlflow run`'s).
+        return env_exp
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is not None:
         return exp.experiment_id
@@ -160,7 +159,7 @@ class Tracker:
             # Logged models are created in the fluent API's current experiment. set_experiment
             # also exports MLFLOW_EXPERIMENT_ID: leave the environment as the user had it.
             mlflow.set_experiment(experiment_id=self.experiment_id)
-            if _ENV_EXPERIMENT_ID is None:
+            if project_run.user_experiment_id() is None:
                 os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
             self.client = mlflow.MlflowClient()
 
