@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -127,6 +128,17 @@ def test_a_failed_mlflow_run_start_is_closed_by_the_next_sweep(tmp_path):
     assert not [r for r in _runs(uri) if r.info.status == "RUNNING"]
 
 
+def _seed_runs(db) -> int:
+    """Seed runs in a store another process may still be creating (plain reads: opening it with
+    MLflow would race that process on the schema migration)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            q = "SELECT COUNT(*) FROM tags WHERE key = 'run_level' AND value = 'seed'"
+            return con.execute(q).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 @pytest.mark.slow
 def test_a_killed_sweep_is_closed_by_the_next_one(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -136,12 +148,8 @@ def test_a_killed_sweep_is_closed_by_the_next_one(tmp_path):
     p = subprocess.Popen(args, cwd=tmp_path, env=env, start_new_session=True)
     try:
         deadline = time.time() + 120
-        while time.time() < deadline:  # wait until it has seed runs in progress
-            time.sleep(2)
-            if (tmp_path / "mlflow.db").exists() and any(
-                r.data.tags.get("run_level") == "seed" for r in _runs(uri)
-            ):
-                break
+        while time.time() < deadline and not _seed_runs(tmp_path / "mlflow.db"):
+            time.sleep(2)  # until it has seed runs
     finally:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
