@@ -155,6 +155,9 @@ class Tracker:
         if enabled:
             import mlflow
 
+            from imbsweep import plain_output
+
+            plain_output.install()  # no raw colour codes in logs and pipes
             self.experiment_id = setup(uri, experiment)
             # Logged models are created in the fluent API's current experiment. set_experiment
             # also exports MLFLOW_EXPERIMENT_ID: leave the environment as the user had it.
