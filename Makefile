@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml requirements.lock
 	echo "== [1/4] $(VENV) with $$($(PYTHON) --version)"; \
 	$(PYTHON) -m venv $(VENV); step "[1/4] done"; \
 	$(BIN)/python -m pip install --quiet --upgrade "pip==24.3.1"; step "[2/4] pip 24.3.1"; \
-	echo "== [3/4] $$(grep -c == requirements.lock) pinned packages from requirements.lock"; \
+	echo "== [3/4] $$(grep -c == requirements.lock) pinned packages from requirements.lock" \
+		"(pip lists them, then unpacks them all without output: the longest part)"; \
 	$(BIN)/python -m pip install --progress-bar on -r requirements.lock \
 		| grep --line-buffered -E "^(Collecting|Processing|Installing|Successfully)" \
 		| sed -u -E "s/ \(from .*//; s|^Processing /.*/|Processing |"; \
