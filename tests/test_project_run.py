@@ -163,3 +163,18 @@ def test_a_killed_sweep_is_closed_by_the_next_one(tmp_path):
         assert run.info.status == "KILLED"
         assert "ended without closing it" in run.data.tags[project_run.TAG_CLOSED]
     assert not [r for r in _runs(uri) if r.info.status == "RUNNING"]
+
+
+def test_adoptable_only_in_imbsweeps_experiment_and_warns_about_mlruns(client, store, caplog):
+    db_dir = store[len("sqlite:///") :].rsplit("/", 1)[0]
+    good = client.create_experiment("imbsweep", artifact_location=f"file://{db_dir}/mlartifacts/x")
+    bad = client.create_experiment("named-by-mlflow", artifact_location=f"{db_dir}/mlruns/2")
+    in_good, in_bad = (client.create_run(e).info.run_id for e in (good, bad))
+    in_default = client.create_run("0").info.run_id
+    with caplog.at_level("WARNING", logger="imbsweep.project_run"):
+        assert project_run.adoptable(client, in_good, good)
+        assert not caplog.records
+        assert not project_run.adoptable(client, in_default, good)
+        assert project_run.adoptable(client, in_bad, bad)
+    (rec,) = caplog.records
+    assert "mlruns/2" in rec.getMessage() and "Leave out --experiment-name" in rec.getMessage()

@@ -72,8 +72,33 @@ def take() -> str | None:
 
 
 def adoptable(client, run_id: str, experiment_id: str) -> bool:
-    """Whether the project run can be the sweep run: it is in imbsweep's own experiment."""
-    return client.get_run(run_id).info.experiment_id == str(experiment_id)
+    """Whether the project run can be the sweep run: it is in imbsweep's own experiment.
+
+    Warns when that experiment keeps its artifacts outside ``<store dir>/mlartifacts``: on a new
+    store, ``mlflow run --experiment-name imbsweep`` creates it before imbsweep can, with
+    MLflow's default location (``./mlruns``), which no one can change afterwards.
+    """
+    if client.get_run(run_id).info.experiment_id != str(experiment_id):
+        return False
+    uri = str(client.tracking_uri)
+    if uri.startswith("sqlite:///"):
+        expected = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
+        exp = client.get_experiment(experiment_id)
+        location = exp.artifact_location
+        if "://" not in location:
+            location = Path(location).resolve().as_uri()
+        if not location.startswith(expected):
+            log.warning(
+                "experiment %r keeps its artifacts in %s, not %s: `mlflow run --experiment-name` "
+                "created it before imbsweep first used this store. Leave out --experiment-name "
+                "(imbsweep's runs go to %r anyway) and, to move on, rename or delete that "
+                "experiment.",
+                exp.name,
+                location,
+                expected,
+                exp.name,
+            )
+    return True
 
 
 PENDING_FILE = ".imbsweep_project_run"
