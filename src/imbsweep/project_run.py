@@ -167,8 +167,12 @@ def process_start(pid: int) -> float | None:
 
 
 def claim_owner() -> None:
-    """Make this process the owner of the sweep it starts (job processes inherit the claim)."""
-    os.environ.setdefault(ENV_OWNER, str(os.getpid()))
+    """Make this process the owner of the sweep it starts (job processes inherit the claim).
+
+    Called where a sweep starts, in the launching process; it overrides a claim inherited from
+    whatever started this process.
+    """
+    os.environ[ENV_OWNER] = str(os.getpid())
 
 
 def owner_tags() -> dict[str, str]:
