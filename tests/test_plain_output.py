@@ -6,6 +6,10 @@ import io
 import logging
 import warnings
 
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_cli
 from mlflow.utils.warnings_utils import color_warning
 
 from imbsweep import plain_output
@@ -46,3 +50,27 @@ def test_mlflow_log_lines_lose_their_colour_off_a_terminal():
         handler.setStream(old)
     last = stream.getvalue().splitlines()[-1]
     assert "careful" in last and "\x1b" not in last
+
+
+@pytest.mark.slow
+def test_a_sweep_on_a_csv_with_a_categorical_column_prints_no_noise(tmp_path):
+    """The nets become pyfunc models with their encoder; nothing about it reaches the user."""
+    rng = np.random.default_rng(0)
+    n = 600
+    pd.DataFrame(
+        {
+            "amount": rng.normal(size=n),
+            "kind": rng.choice(["a", "b", "c"], n),
+            "hour": rng.integers(0, 24, n),
+            "label": np.where(rng.random(n) < 0.1, "yes", "no"),
+        }
+    ).to_csv(tmp_path / "t.csv", index=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["imbsweep", "method=smote_ann,brf", "seeds=1", "method.epochs=1", "report.plot=false"]
+    args += ["dataset=file", "dataset.path=t.csv", "dataset.target=label"]
+    p = run_cli([*args, f"hydra.sweep.dir={tmp_path / 's'}"], tmp_path, uri)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = p.stdout + p.stderr
+    assert "| smote_ann k=5 | 1 |" in out
+    for noise in ("CloudPickle", "Downloading artifacts", "Warning", "WARNING", "\x1b["):
+        assert noise not in out, out[out.find(noise) - 300 : out.find(noise) + 300]

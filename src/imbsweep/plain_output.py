@@ -1,4 +1,4 @@
-"""No raw ANSI colour codes in output that is not a terminal (logs, pipes, CI).
+"""No raw ANSI colour codes in output that is not a terminal (logs, pipes, CI); no progress bars.
 
 MLflow colours some warnings by putting escape codes into the warning text (``color_warning``)
 and some log lines with its own formatter, whatever the output is; in a log file or a CI page
@@ -8,6 +8,7 @@ they show as ``[1;33m...`` noise. A terminal still gets the colours.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import warnings
@@ -42,8 +43,12 @@ class _NoColour(logging.Filter):
 def install() -> None:
     """Strip colour codes from warnings and MLflow's log lines when they do not go to a terminal.
 
+    Also turns off MLflow's artifact progress bars (logging a pyfunc model with artifacts draws
+    two per seed run), unless ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` is set.
+
     Idempotent; call after MLflow is imported (its log handlers exist from then on).
     """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     fmt = warnings.formatwarning
     if not getattr(fmt, "_imbsweep_plain", False):
 
