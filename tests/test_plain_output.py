@@ -16,7 +16,9 @@ from imbsweep import plain_output
 
 
 def test_warnings_lose_their_colour_codes_off_a_terminal(monkeypatch):
-    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)
+    # As Python has it (an earlier test in this process may have installed ours already).
+    original = getattr(warnings.formatwarning, "__wrapped__", warnings.formatwarning)
+    monkeypatch.setattr(warnings, "formatwarning", original)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         color_warning("take care", stacklevel=1, color="yellow_bold")

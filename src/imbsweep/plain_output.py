@@ -57,6 +57,7 @@ def install() -> None:
             return text if _tty(sys.stderr) else strip_ansi(text)
 
         formatwarning._imbsweep_plain = True  # type: ignore[attr-defined]
+        formatwarning.__wrapped__ = fmt  # type: ignore[attr-defined]
         warnings.formatwarning = formatwarning
     for handler in logging.getLogger("mlflow").handlers:
         if not any(isinstance(f, _NoColour) for f in handler.filters):
