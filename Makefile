@@ -5,17 +5,35 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
+SHELL  := /bin/bash
 .PHONY: install run tune test test-fast lint format ui report bench bench-tune bench-scale datasets clean
 
+.PHONY: install dashboard run tune test test-fast lint format ui report bench bench-tune datasets clean
+
+# One line per step with its time; pip lists each package as it goes (the 2-3 minutes of a first
+# install are mostly TensorFlow and MLflow).
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (set PYTHON=...)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip==24.3.1"
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@set -e; t0=$$(date +%s); t=$$t0; \
+	step() { now=$$(date +%s); echo "== $$1 ($$((now - t)) s)"; t=$$now; }; \
+	echo "== [1/4] $(VENV) with $$($(PYTHON) --version)"; \
+	$(PYTHON) -m venv $(VENV); step "[1/4] done"; \
+	$(BIN)/python -m pip install --quiet --upgrade "pip==24.3.1"; step "[2/4] pip 24.3.1"; \
+	echo "== [3/4] $$(grep -c == requirements.lock) pinned packages from requirements.lock" \
+		"(pip lists them, then unpacks them all without output: the longest part)"; \
+	$(BIN)/python -m pip install --progress-bar on -r requirements.lock \
+		| grep --line-buffered -E "^(Collecting|Processing|Installing|Successfully)" \
+		| sed -u -E "s/ \(from .*//; s|^Processing /.*/|Processing |"; \
+	test "$${PIPESTATUS[0]}" = 0; step "[3/4] done"; \
+	$(BIN)/python -m pip install --quiet --no-deps -e .; step "[4/4] imbsweep (editable)"; \
+	echo "== installed in $$(( $$(date +%s) - t0 )) s"
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+## Optuna's dashboard on the tuning studies (sweeps/tune_*: optuna.db): http://127.0.0.1:8080
+dashboard: install
+	$(BIN)/optuna-dashboard sqlite:///$(CURDIR)/optuna.db --host 127.0.0.1 --port 8080
 
 ## The seed practical: 4 methods x 10 seeds, then the ranges table. Extra Hydra overrides: ARGS="..."
 run: install

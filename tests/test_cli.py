@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import mlflow
 import pandas as pd
 import pytest
@@ -96,33 +100,78 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
     assert sw.info.status == "FAILED"
 
 
-def test_mlflow_run_entry_point(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    p = run_cli(
+def _mlflow_run(tmp_path, uri: str, *extra: str, name: str = "sweep"):
+    return run_cli(
         [
             "mlflow",
             "run",
             str(ROOT),
-            "--env-manager",
-            "local",
-            "--experiment-name",
-            "imbsweep",
+            *extra,
             "-P",
             "method=naive",
             "-P",
             "seeds=2",
             "-P",
-            f"overrides=dataset.n_samples=1000 hydra.sweep.dir={tmp_path / 'sweep'}",
+            f"overrides=dataset.n_samples=1000 hydra.sweep.dir={tmp_path / name}",
         ],
         tmp_path,
         uri,
     )
-    assert p.returncode == 0, p.stderr[-3000:]
+
+
+def _one_sweep_in_imbsweep(tmp_path, uri: str, sweep_dir: str):
+    """The sweep's runs: all in experiment `imbsweep`, artifacts beside the store, none RUNNING."""
     all_runs = runs(uri)
-    (sw,) = by_level(all_runs, "sweep")
-    # The project run that `mlflow run` opened is the sweep run, with the job under it.
-    assert sw.data.tags.get("mlflow.project.entryPoint") == "main"
-    (job,) = by_level(all_runs, "job")
+    (sw,) = [r for r in by_level(all_runs, "sweep") if r.data.tags["sweep_dir"] == sweep_dir]
+    (job,) = [j for j in by_level(all_runs, "job") if j.data.tags["sweep_id"] == sw.info.run_id]
+    seeds = [s for s in by_level(all_runs, "seed") if s.data.tags["sweep_id"] == sw.info.run_id]
     assert job.data.tags["mlflow.parentRunId"] == sw.info.run_id
-    assert job.data.params["dataset.n_samples"] == "1000"
-    assert len(by_level(all_runs, "seed")) == 2
+    assert job.data.params["dataset.n_samples"] == "1000" and len(seeds) == 2
+    exp = mlflow.get_experiment_by_name("imbsweep")
+    for r in (sw, job, *seeds):
+        assert r.info.experiment_id == exp.experiment_id
+        assert r.info.artifact_uri.startswith((tmp_path / "mlartifacts").as_uri())
+    assert [r.info.run_id for r in all_runs if r.info.status == "RUNNING"] == []
+    return sw
+
+
+def test_mlflow_run_entry_point(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # As MLflow users type it: MLflow puts its own run in `Default`.
+    p = _mlflow_run(tmp_path, uri, "--env-manager", "local")
+    assert p.returncode == 0, p.stderr[-3000:]
+    sw = _one_sweep_in_imbsweep(tmp_path, uri, str(tmp_path / "sweep"))
+    (launcher,) = [r for r in runs(uri) if r.info.experiment_id == "0"]
+    assert launcher.info.status == "FINISHED"
+    assert launcher.data.tags["imbsweep.sweep_run_id"] == sw.info.run_id
+    assert "experiment 'imbsweep'" in launcher.data.tags["mlflow.note.content"]
+
+    # Named `imbsweep`: the project run is the sweep run itself.
+    p = _mlflow_run(
+        tmp_path, uri, "--env-manager", "local", "--experiment-name", "imbsweep", name="b"
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    sw = _one_sweep_in_imbsweep(tmp_path, uri, str(tmp_path / "b"))
+    assert sw.data.tags.get("mlflow.project.entryPoint") == "main"
+    assert len(runs(uri)) == 1 + 4 + 4  # the first launcher, then two sweeps of 1 job, 2 seeds
+
+
+def test_mlflow_run_builds_its_virtualenv_from_the_lock(tmp_path):
+    """`mlflow run .` with MLflow's default env manager for this project (virtualenv).
+
+    The first run on a machine builds the environment (~3 min, 2.4 GB in ~/.mlflow/envs); later
+    runs reuse it (MLflow names it by python_env.yaml and the lock's contents).
+    """
+    if shutil.which("pyenv") is None:
+        pytest.skip("MLflow's virtualenv env manager needs pyenv (see the README)")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    p = _mlflow_run(tmp_path, uri)
+    assert p.returncode == 0, p.stderr[-3000:]
+    _one_sweep_in_imbsweep(tmp_path, uri, str(tmp_path / "sweep"))
+    (launcher,) = [r for r in runs(uri) if r.info.experiment_id == "0"]
+    assert launcher.data.tags["mlflow.project.env"] == "virtualenv"
+    # The code that ran is this checkout's src/: the shared, cached environment holds no imbsweep.
+    env_dir = re.search(r"(?:Environment|environment in) (\S+/mlflow-[0-9a-f]+)", p.stderr)
+    assert env_dir, p.stderr[-3000:]
+    site = list(Path(env_dir.group(1)).glob("lib/python3.11/site-packages"))
+    assert site and not [f.name for f in site[0].iterdir() if "imbsweep" in f.name]

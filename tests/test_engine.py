@@ -71,12 +71,13 @@ def test_driver_alive_tells_a_dead_process_from_a_live_one():
     assert driver.driver_alive(me)
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
-    dead = {**me, "driver_pid": str(p.pid)}
+    dead = {**me, "imbsweep.pid": str(p.pid)}
     assert not driver.driver_alive(dead)
     # Another machine: judged by the heartbeat's age.
-    other = {"driver_host": "elsewhere", "driver_heartbeat": str(int(time.time()))}
+    other = {"imbsweep.host": "elsewhere", "imbsweep.pid": "1", driver.TAG_HEARTBEAT: "0"}
+    other[driver.TAG_HEARTBEAT] = str(int(time.time()))
     assert driver.driver_alive(other)
-    other["driver_heartbeat"] = str(int(time.time()) - driver.STALE_AFTER_SECONDS - 5)
+    other[driver.TAG_HEARTBEAT] = str(int(time.time()) - driver.STALE_AFTER_SECONDS - 5)
     assert not driver.driver_alive(other)
 
 

@@ -155,40 +155,32 @@ def sweep_name(jobs: Sequence[Job], arguments: Sequence[str] = ()) -> str:
 # ---------------------------------------------------------------------------- liveness
 
 
-def _process_started(pid: int) -> float | None:
-    try:
-        import psutil
-
-        return psutil.Process(pid).create_time()
-    except Exception:
-        return None
+TAG_HEARTBEAT = "imbsweep.heartbeat"
 
 
 def driver_tags() -> dict[str, str]:
-    started = _process_started(os.getpid()) or 0.0
-    return {
-        "driver_host": socket.gethostname(),
-        "driver_pid": str(os.getpid()),
-        "driver_started": f"{started:.2f}",
-        "driver_heartbeat": str(int(time.time())),
-    }
+    """Who drives the sweep run (host, pid, its start time) and when it last said so."""
+    from imbsweep import project_run
+
+    return {**project_run.owner_tags(), TAG_HEARTBEAT: str(int(time.time()))}
 
 
 def driver_alive(tags: dict[str, str]) -> bool:
-    """Is the process that drives this sweep run still running?"""
-    if tags.get("driver_host") == socket.gethostname():
-        try:
-            pid = int(tags.get("driver_pid", "0"))
-        except ValueError:
-            return False
-        started = _process_started(pid)
-        return started is not None and f"{started:.2f}" == tags.get("driver_started")
-    beat = int(tags.get("driver_heartbeat", "0") or 0)
+    """Is the process that drives this sweep run still running?
+
+    On this host: its pid, checked against the process start time (pids are reused). On another
+    host: a heartbeat tag younger than :data:`STALE_AFTER_SECONDS`.
+    """
+    from imbsweep import project_run
+
+    if tags.get(project_run.TAG_HOST) == socket.gethostname() and tags.get(project_run.TAG_PID):
+        return project_run._owner_alive(tags)
+    beat = int(tags.get(TAG_HEARTBEAT, "0") or 0)
     return time.time() - beat < STALE_AFTER_SECONDS
 
 
 class _Heartbeat:
-    """Refreshes the sweep run's ``driver_heartbeat`` tag, for drivers on other machines."""
+    """Refreshes the sweep run's heartbeat tag, for drivers on other machines."""
 
     def __init__(self, tracker: tracking.Tracker, run_id: str):
         self._stop = threading.Event()
@@ -200,7 +192,7 @@ class _Heartbeat:
     def _run(self, tracker: tracking.Tracker, run_id: str) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
-                tracker.set_tags(run_id, {"driver_heartbeat": str(int(time.time()))})
+                tracker.set_tags(run_id, {TAG_HEARTBEAT: str(int(time.time()))})
             except Exception as exc:  # a missed beat is not worth failing the sweep
                 log.debug("heartbeat failed: %s", exc)
 
@@ -244,8 +236,17 @@ class SweepDriver:
         tcfg = self.primary["tracking"]
         if not tcfg["enabled"]:
             return False
+        from imbsweep import project_run as pr
+
         t = self.tracker = tracking.Tracker(**tcfg)
-        project_run = os.environ.pop("MLFLOW_RUN_ID", None)
+        project_run = pr.take()
+        try:  # runs of processes that died (a killed sweep, a failed `mlflow run` start)
+            pr.close_stale_runs(
+                t.client, [t.experiment_id, pr.DEFAULT_EXPERIMENT_ID], tracking.PROJECT_ROOT
+            )
+        except Exception as exc:  # housekeeping must not stop a sweep
+            log.warning("could not close stale runs: %s", exc)
+        adopt = project_run is not None and pr.adoptable(t.client, project_run, t.experiment_id)
         base_tags = {
             tracking.TAG_LEVEL: "sweep",
             "sweep_key": key or "",
@@ -255,14 +256,14 @@ class SweepDriver:
         }
         with tracking.store_lock(t.uri):
             resumed = None
-            if key and project_run is None and self.primary.get("resume", True):
+            if key and not adopt and self.primary.get("resume", True):
                 resumed = self._find_resumable(key)
             if resumed is not None:
                 self.sweep_id = resumed
                 t.client.update_run(resumed, status="RUNNING")
                 t.set_tags(resumed, {**driver_tags(), "resumed": "true"})
-            elif project_run is not None:
-                # `mlflow run` opened this run for us: it becomes the sweep run.
+            elif adopt:
+                # `mlflow run` opened this run in imbsweep's experiment: it becomes the sweep run.
                 from imbsweep.sweep import adopt_run
 
                 self.sweep_id = project_run
@@ -271,6 +272,9 @@ class SweepDriver:
             else:
                 self.sweep_id = t.create_run(self.name, base_tags)
             t.set_tags(self.sweep_id, {tracking.TAG_SWEEP: self.sweep_id})
+        if project_run is not None and not adopt:
+            # In another experiment (e.g. Default): it points to the sweep run instead.
+            pr.link(t.client, project_run, self.sweep_id, t.experiment_id)
         if resumed is not None:
             n = self._close_open_runs(
                 "KILLED", f"its driver stopped; closed by the resuming driver (pid {os.getpid()})"
@@ -293,8 +297,8 @@ class SweepDriver:
                     "sweep run %s with the same units is running now (pid %s on %s): "
                     "starting a separate sweep",
                     r.info.run_id,
-                    r.data.tags.get("driver_pid"),
-                    r.data.tags.get("driver_host"),
+                    r.data.tags.get("imbsweep.pid"),
+                    r.data.tags.get("imbsweep.host"),
                 )
                 continue
             return r.info.run_id

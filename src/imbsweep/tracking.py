@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from imbsweep import project_run
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# As the user (or `mlflow run`) set it, before MLflow's set_experiment writes to it.
-_ENV_EXPERIMENT_ID = os.environ.get("MLFLOW_EXPERIMENT_ID")
 
 # Tag keys users filter on in the MLflow UI and in `search_runs` (documented in the README).
 TAG_LEVEL = "run_level"  # sweep | job | seed
@@ -150,10 +150,9 @@ def setup(uri: str | None, experiment: str, experiment_id: str | None = None) ->
     mlflow.set_tracking_uri(uri)
     if experiment_id:  # given by a sweep's driver to its units, wherever they run
         return experiment_id
-    if _ENV_EXPERIMENT_ID:
-        # MLflow's own variable wins, as in MLflow's fluent API. `mlflow run` sets it, so the
-        # project run (the sweep run) and its children share one experiment.
-        return _ENV_EXPERIMENT_ID
+    if env_exp := project_run.user_experiment_id():
+        # The user's MLFLOW_EXPERIMENT_ID wins, as in MLflow's fluent API (not `mlflow run`'s).
+        return env_exp
     exp = mlflow.get_experiment_by_name(experiment)
     if exp is not None:
         return exp.experiment_id
@@ -228,6 +227,8 @@ class _PickleNotice(logging.Filter):
 logging.getLogger("mlflow.sklearn").addFilter(_PickleNotice())
 # Models carry a signature; an input example would cost a serving check per seed run.
 warnings.filterwarnings("ignore", message=".*An input example was not provided.*")
+# Integer feature columns (e.g. an hour of day) are the user's data as it is, not a mistake.
+warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column")
 
 
 def _str_params(params: dict[str, Any]) -> dict[str, str]:
@@ -257,11 +258,14 @@ class Tracker:
         if enabled:
             import mlflow
 
+            from imbsweep import plain_output
+
+            plain_output.install()  # no raw colour codes in logs and pipes
             self.experiment_id = setup(self.uri, experiment, experiment_id)
             # Logged models are created in the fluent API's current experiment. set_experiment
             # also exports MLFLOW_EXPERIMENT_ID: leave the environment as the user had it.
             mlflow.set_experiment(experiment_id=self.experiment_id)
-            if _ENV_EXPERIMENT_ID is None:
+            if project_run.user_experiment_id() is None:
                 os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
             self.client = RetryingClient(mlflow.MlflowClient())
 
@@ -393,21 +397,13 @@ class Tracker:
         thr = float(getattr(fitted, "threshold", 0.5))
         thr = None if thr == 0.5 else thr
         if isinstance(model, KerasMLP) and (pre is not None or thr is not None):
-            import mlflow.pyfunc
+            from imbsweep.pyfunc_model import log_encoded_net
 
-            from imbsweep.pyfunc_model import EncodedNet
-
-            net = EncodedNet(pre, model.model_, thr)  # takes raw rows, like the sklearn models
-            sig = infer_signature(X_example, net.predict(None, X_example))
-            Model.log(
-                artifact_path=None,
-                name="model",
-                flavor=mlflow.pyfunc,
-                run_id=run_id,
-                python_model=net,
-                signature=sig,
-                pip_requirements=pip_requirements("keras"),
-            )
+            # Takes raw rows, like the sklearn models; predict gives labels with a threshold.
+            score = fitted.score(X_example)
+            out = score if thr is None else (score > thr).astype(np.int64)
+            sig = infer_signature(X_example, out)
+            log_encoded_net(run_id, pre, model.model_, thr, sig, pip_requirements("keras"))
         elif isinstance(model, KerasMLP):
             import mlflow.keras
 

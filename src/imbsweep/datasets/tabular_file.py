@@ -19,6 +19,9 @@ Keys (``conf/dataset/file.yaml``):
 - ``drop``: columns to ignore (ids, free text, timestamps).
 - ``max_categories``: a categorical column with more distinct values is an error (an id column
   one-hot encoded would be one dense column per row).
+- ``normalize_labels``: ``true`` strips surrounding spaces from text labels and ignores their case
+  (``yes``, ``Yes``, ``YES``, ``yes `` become one class ``yes``). ``false`` (default): labels that
+  differ only that way are an error, never merged silently.
 """
 
 from __future__ import annotations
@@ -162,8 +165,47 @@ def _py(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def encode_target(col: pd.Series, target: str, positive: object) -> tuple[np.ndarray, str, dict]:
-    """``y`` in {0, 1}, the positive label as text, and facts to record."""
+def _label_key(v: object) -> object:
+    return v.strip().casefold() if isinstance(v, str) else v
+
+
+def spelling_groups(labels: list) -> list[list]:
+    """Labels that differ only in case or surrounding spaces, as groups of two or more."""
+    groups: dict[object, list] = {}
+    for lab in labels:
+        groups.setdefault(_label_key(lab), []).append(lab)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def normalize_labels(col: pd.Series) -> tuple[pd.Series, dict[str, list[str]]]:
+    """Text labels stripped and case-folded; returns the column and what was merged into what."""
+    out = col.map(_label_key)
+    groups = spelling_groups([_py(v) for v in col.dropna().unique()])
+    merged = {str(_label_key(g[0])): [str(v) for v in g] for g in groups}
+    return out, merged
+
+
+def _spellings_error(target: str, counts: pd.Series, groups: list[list]) -> ConfigError:
+    shown = "; ".join(", ".join(f"{v!r} ({int(counts[v])} rows)" for v in g) for g in groups)
+    return ConfigError(
+        "dataset.target",
+        target,
+        "labels that are distinct classes, not spellings of one label",
+        f"column {target!r} has labels that differ only in case or surrounding spaces: {shown}. "
+        "They would be counted as different classes. Fix the spelling in the file, or set "
+        "dataset.normalize_labels=true to strip spaces and ignore case (each group becomes one "
+        "class)",
+    )
+
+
+def encode_target(
+    col: pd.Series, target: str, positive: object, normalize: bool = False
+) -> tuple[np.ndarray, str, dict]:
+    """``y`` in {0, 1}, the positive label as text, and facts to record.
+
+    ``normalize``: strip and case-fold text labels first (``dataset.normalize_labels``); without
+    it, labels that would merge that way are an error.
+    """
     n_missing = int(col.isna().sum())
     if n_missing:
         raise ConfigError(
@@ -172,9 +214,18 @@ def encode_target(col: pd.Series, target: str, positive: object) -> tuple[np.nda
             "a label column without missing values",
             f"{n_missing} of {len(col)} rows have no label; drop those rows from the file",
         )
+    merged: dict[str, list[str]] = {}
+    if normalize:
+        col, merged = normalize_labels(col)
+        positive = _label_key(positive)
+        for into, spellings in merged.items():
+            log.info("target %r: labels %s merged into %r", target, spellings, into)
     counts = col.value_counts(sort=True)
     counts.index = [_py(v) for v in counts.index]
     labels = list(counts.index)
+    groups = spelling_groups(labels)
+    if groups:
+        raise _spellings_error(target, counts, groups)
     if len(labels) < 2:
         raise ConfigError(
             "dataset.target",
@@ -229,6 +280,8 @@ def encode_target(col: pd.Series, target: str, positive: object) -> tuple[np.nda
         "one_vs_rest": one_vs_rest,
         "class_counts": {str(k): int(v) for k, v in counts.items()},
     }
+    if merged:
+        extra["labels_merged"] = merged
     if n_pos > len(y) - n_pos:
         # Every minority_* metric would describe the majority class: refuse, and say the fix.
         raise ConfigError(
@@ -426,7 +479,10 @@ def load_file(cfg: dict) -> Dataset:
         )
     if len(df) < 4:
         raise ConfigError("dataset.path", shown, "a file with at least 4 rows", f"it has {len(df)}")
-    y, pos, extra = encode_target(df[target], target, cfg.get("positive"))
+    normalize = cfg.get("normalize_labels", False)
+    if not isinstance(normalize, bool):
+        raise ConfigError("dataset.normalize_labels", normalize, "true or false")
+    y, pos, extra = encode_target(df[target], target, cfg.get("positive"), normalize)
     X, categorical = build_features(df, cfg, target, shown)
     name = cfg.get("name") or full.name.split(".")[0]
     return Dataset(
