@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 ENV_RUN_ID = "MLFLOW_RUN_ID"
 ENV_EXPERIMENT_ID = "MLFLOW_EXPERIMENT_ID"
 # The process that owns a sweep (the launcher), inherited by job processes (joblib workers).
-ENV_OWNER = "IMBSWEEP_OWNER"
 
 TAG_HOST = "imbsweep.host"
 TAG_PID = "imbsweep.pid"
@@ -101,22 +100,6 @@ def adoptable(client, run_id: str, experiment_id: str) -> bool:
     return True
 
 
-PENDING_FILE = ".imbsweep_project_run"
-
-
-def remember(sweep_dir: Path, project_run_id: str) -> None:
-    """Keep a project run to :func:`link` once the sweep run exists (after the sweep's checks)."""
-    (sweep_dir / PENDING_FILE).write_text(project_run_id)
-
-
-def link_pending(client, sweep_dir: Path, sweep_run_id: str, experiment_id: str) -> None:
-    """:func:`link` the project run :func:`remember` kept for this sweep directory, if any."""
-    f = sweep_dir / PENDING_FILE
-    if f.exists():
-        link(client, f.read_text().strip(), sweep_run_id, experiment_id)
-        f.unlink()
-
-
 def link(client, project_run_id: str, sweep_run_id: str, experiment_id: str) -> None:
     """Tag the project run with the sweep run that holds the results, and say so in its note."""
     from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
@@ -166,18 +149,9 @@ def process_start(pid: int) -> float | None:
     return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
-def claim_owner() -> None:
-    """Make this process the owner of the sweep it starts (job processes inherit the claim).
-
-    Called where a sweep starts, in the launching process; it overrides a claim inherited from
-    whatever started this process.
-    """
-    os.environ[ENV_OWNER] = str(os.getpid())
-
-
 def owner_tags() -> dict[str, str]:
     """Tags naming the process that owns a sweep run, so a later start can tell it died."""
-    pid = int(os.environ.get(ENV_OWNER) or os.getpid())
+    pid = os.getpid()
     start = process_start(pid)
     return {
         TAG_HOST: socket.gethostname(),
