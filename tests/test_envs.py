@@ -21,7 +21,8 @@ def _lock() -> list[str]:
 
 
 def _name(req: str) -> str:
-    return re.sub(r"[-_.]+", "-", req.split("==")[0]).lower()
+    name = req.split("==")[0].split("[")[0]  # `psycopg[binary]`: extras are not a package
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _expand(deps: list[str]) -> list[str]:
