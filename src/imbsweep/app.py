@@ -85,7 +85,7 @@ def expand_overrides(argv: list[str]) -> list[str]:
 
 def main() -> None:
     # TensorFlow's C++ start-up lines are noise for users; real errors still surface.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.argv = [sys.argv[0], *expand_overrides(sys.argv[1:])]
     _hydra_main()
 

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval
 
 from imbsweep.fidelity import c2st_auc
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Label noise: real rows labelled U(1 - LABEL_NOISE, 1), generated rows U(0, LABEL_NOISE).
 LABEL_NOISE = 0.1

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 # Keep TensorFlow's start-up chatter out of users' consoles; set before the first import.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @functools.cache

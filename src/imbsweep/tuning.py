@@ -78,6 +78,8 @@ class TuningHooks(SweeperHooks):
         from imbsweep.driver import SweepDriver
 
         primary = _plain(sweeper.config)
+        if "tracking" not in primary:  # not imbsweep's own config: nothing to record
+            return
         sweep_dir = Path(str(sweeper.config.hydra.sweep.dir)).resolve()
         method = (primary.get("method") or {}).get("name", "")
         name = f"study {study.study_name} | {method} | {primary.get('dataset', {}).get('name', '')}"
@@ -152,6 +154,8 @@ class TuningHooks(SweeperHooks):
             return None
         from imbsweep import driver
 
+        if self.driver is None:  # not imbsweep's own config: the final jobs as plain jobs
+            return self._finalize_jobs(sweeper, solutions, default)
         labels = [label for label, _ in solutions] + ["default"]
         jobs = [
             _dedupe([*overrides, *self.final_overrides, *self.job_overrides("best")])
@@ -168,10 +172,7 @@ class TuningHooks(SweeperHooks):
             return _plain(cfg)
 
         planned = driver.plan(jobs, compose)
-        drv = self.driver or driver.SweepDriver(
-            _plain(sweeper.config), Path(str(sweeper.config.hydra.sweep.dir)).resolve(), "final"
-        )
-        drv.run(planned, sweeper.launch, close=False)
+        self.driver.run(planned, sweeper.launch, close=False)
         final: dict[str, Any] = {}
         for label, job in zip(labels, planned, strict=True):
             final[label] = {
@@ -179,6 +180,30 @@ class TuningHooks(SweeperHooks):
                 "status": "FAILED" if job.errors else "FINISHED",
                 "seeds": len(job.done),
                 "error": job.errors[0] if job.errors else None,
+            }
+        return final
+
+    def _finalize_jobs(
+        self, sweeper: Any, solutions: Sequence[tuple[str, list[str]]], default: list[str]
+    ) -> dict[str, Any]:
+        """The final batch as whole jobs, for apps that are not imbsweep."""
+        from hydra.core.utils import JobStatus
+
+        labels = [label for label, _ in solutions] + ["default"]
+        jobs = [
+            _dedupe([*ov, *self.final_overrides, *self.job_overrides("best")])
+            for _, ov in solutions
+        ]
+        jobs.append(_dedupe([*default, *self.final_overrides, *self.job_overrides("default")]))
+        final: dict[str, Any] = {}
+        for label, result in zip(labels, sweeper.launch(jobs), strict=True):
+            ok = result.status == JobStatus.COMPLETED
+            value = result._return_value
+            final[label] = {
+                "overrides": list(result.overrides or []),
+                "status": result.status.name,
+                "return_value": value if ok else None,
+                "error": None if ok else f"{type(value).__name__}: {value}",
             }
         return final
 
