@@ -84,6 +84,9 @@ class GANOverSampler(BaseOverSampler):
 
     def _train(self, real: np.ndarray):
         """Train on ``real`` (one class's rows); return ``generate(n) -> rows``."""
+        from imbsweep.keras_model import deterministic_tf
+
+        deterministic_tf()  # before any TF op: same rows for a seed wherever this runs
         import keras
         import tensorflow as tf
 
