@@ -101,7 +101,9 @@ def _count(db: Path, status: str) -> int:
         return 0
 
 
-SWEEP = ["imbsweep", "method=naive,brf,weighted_ann", "seeds=4", *SMALL, "method.epochs=2"]
+# scikit-learn methods: bit-for-bit reproducible whatever process runs them. (Keras nets are
+# compared across a Dask cluster below; under heavy load we have seen one net seed differ.)
+SWEEP = ["imbsweep", "method=naive,brf,logreg_balanced", "seeds=8", "dataset.n_samples=1000"]
 
 
 @pytest.mark.slow
@@ -122,16 +124,16 @@ def test_sigkill_then_rerun_runs_exactly_the_missing_units(tmp_path):
     proc.wait()
     time.sleep(2)  # the killed driver's workers notice and stop
     finished_before = _count(db, "FINISHED")
-    assert 3 <= finished_before < 12, "the kill must land mid-sweep"
+    assert 3 <= finished_before < 24, "the kill must land mid-sweep"
 
     p = run_cli(args, tmp_path, uri)
     assert p.returncode == 0, p.stderr[-3000:]
-    assert f"{finished_before} of 12 units already finished" in p.stderr + p.stdout
+    assert f"{finished_before} of 24 units already finished" in p.stderr + p.stdout
     runs = _seed_runs(uri)
     seeds = runs[runs["tags.run_level"] == "seed"]
     done = seeds[seeds["status"] == "FINISHED"]
     # Every unit exactly once; nothing finished was run again; nothing is left RUNNING.
-    assert len(done) == 12
+    assert len(done) == 24
     assert not done.duplicated(["tags.job_key", "tags.seed"]).any()
     assert (runs["status"] != "RUNNING").all()
     assert set(runs.loc[runs["status"] == "KILLED", "tags.run_level"]) <= {"seed"}
