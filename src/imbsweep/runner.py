@@ -132,16 +132,7 @@ def run_job(
     seeds = resolve_seeds(cfg["seeds"])
     mcfg = cfg["method"]
     label = method_label(mcfg)
-    stage = cfg.get("stage", "run")
-    tags = {
-        tracking.TAG_METHOD: mcfg["name"],
-        tracking.TAG_DATASET: ds.name,
-        tracking.TAG_STAGE: stage,
-        tracking.TAG_LABEL: label,
-        tracking.TAG_OVERRIDES: overrides[:5000],
-    }
-    if sweep_run_id:
-        tags[tracking.TAG_SWEEP] = sweep_run_id
+    tags = job_tags(cfg, ds, overrides, sweep_run_id)
     result = JobResult(label=label, method=mcfg["name"], dataset=ds.name, seeds=seeds)
     params = {**job_params(cfg), **data_params(ds)}
     job_id = tracker.create_run(label, {**tags, tracking.TAG_LEVEL: "job"}, sweep_run_id)

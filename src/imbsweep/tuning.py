@@ -29,6 +29,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hydra_plugins.imbsweep_plugins.optuna_sweeper.hooks import SweeperHooks
+from hydra_plugins.imbsweep_plugins.optuna_sweeper.hooks import dedupe_overrides as _dedupe
 
 log = logging.getLogger(__name__)
 
@@ -156,12 +157,7 @@ class TuningHooks(SweeperHooks):
 
         if self.driver is None:  # not imbsweep's own config: the final jobs as plain jobs
             return self._finalize_jobs(sweeper, solutions, default)
-        labels = [label for label, _ in solutions] + ["default"]
-        jobs = [
-            _dedupe([*overrides, *self.final_overrides, *self.job_overrides("best")])
-            for _, overrides in solutions
-        ]
-        jobs.append(_dedupe([*default, *self.final_overrides, *self.job_overrides("default")]))
+        labels, jobs = self._final_jobs(solutions, default)
         # Units do not take the sweep run from overrides: the driver hands it to each.
         jobs = [[o for o in job if not o.startswith("unit.")] for job in jobs]
         for label, job in zip(labels, jobs, strict=True):
@@ -183,18 +179,25 @@ class TuningHooks(SweeperHooks):
             }
         return final
 
-    def _finalize_jobs(
-        self, sweeper: Any, solutions: Sequence[tuple[str, list[str]]], default: list[str]
-    ) -> dict[str, Any]:
-        """The final batch as whole jobs, for apps that are not imbsweep."""
-        from hydra.core.utils import JobStatus
-
+    def _final_jobs(
+        self, solutions: Sequence[tuple[str, list[str]]], default: list[str]
+    ) -> tuple[list[str], list[list[str]]]:
+        """Labels and overrides of the final batch: each solution (stage best), the defaults."""
         labels = [label for label, _ in solutions] + ["default"]
         jobs = [
             _dedupe([*ov, *self.final_overrides, *self.job_overrides("best")])
             for _, ov in solutions
         ]
         jobs.append(_dedupe([*default, *self.final_overrides, *self.job_overrides("default")]))
+        return labels, jobs
+
+    def _finalize_jobs(
+        self, sweeper: Any, solutions: Sequence[tuple[str, list[str]]], default: list[str]
+    ) -> dict[str, Any]:
+        """The final batch as whole jobs, for apps that are not imbsweep."""
+        from hydra.core.utils import JobStatus
+
+        labels, jobs = self._final_jobs(solutions, default)
         final: dict[str, Any] = {}
         for label, result in zip(labels, sweeper.launch(jobs), strict=True):
             ok = result.status == JobStatus.COMPLETED
@@ -222,13 +225,3 @@ def _plain(cfg: Any) -> dict:
     """A composed config without its ``hydra`` node, as a plain dict."""
     job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     return OmegaConf.to_container(job, resolve=True)
-
-
-def _dedupe(overrides: Sequence[str]) -> list[str]:
-    """Keep the last override per key so later sources win without Hydra complaining."""
-    by_key: dict[str, str] = {}
-    for item in overrides:
-        key = item.split("=", 1)[0].lstrip("+~")
-        by_key.pop(key, None)
-        by_key[key] = item
-    return list(by_key.values())

@@ -33,6 +33,7 @@ from hydra_plugins.imbsweep_plugins.optuna_sweeper.errors import (
 )
 from hydra_plugins.imbsweep_plugins.optuna_sweeper.heartbeat import Heartbeat, fail_stale_trials
 from hydra_plugins.imbsweep_plugins.optuna_sweeper.hooks import SweeperHooks
+from hydra_plugins.imbsweep_plugins.optuna_sweeper.hooks import dedupe_overrides as _dedupe
 from hydra_plugins.imbsweep_plugins.optuna_sweeper.search_space import (
     SearchSpace,
     parse_search_space,
@@ -688,16 +689,6 @@ def _to_plain(value: Any) -> Any:
     if isinstance(value, (DictConfig, ListConfig)):
         return OmegaConf.to_container(value, resolve=True)
     return value
-
-
-def _dedupe(overrides: Sequence[str]) -> list[str]:
-    """Keep the last override per key so later sources win without Hydra complaining."""
-    by_key: dict[str, str] = {}
-    for item in overrides:
-        key = item.split("=", 1)[0].lstrip("+~")
-        by_key.pop(key, None)
-        by_key[key] = item
-    return list(by_key.values())
 
 
 def _hide_password(url: str) -> str:

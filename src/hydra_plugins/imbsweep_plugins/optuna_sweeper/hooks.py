@@ -63,3 +63,13 @@ class SweeperHooks:
 
     def on_abort(self, sweeper: Any, exc: BaseException) -> None:
         """Clean up after a sweep that stops on ``exc`` (which is raised afterwards)."""
+
+
+def dedupe_overrides(overrides: Sequence[str]) -> list[str]:
+    """Keep the last override per key so later sources win without Hydra complaining."""
+    by_key: dict[str, str] = {}
+    for item in overrides:
+        key = item.split("=", 1)[0].lstrip("+~")
+        by_key.pop(key, None)
+        by_key[key] = item
+    return list(by_key.values())
