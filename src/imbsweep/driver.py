@@ -90,6 +90,30 @@ def estimate_cost(cfg: dict, n_rows: int) -> float:
     return 0.2 + rows * 2e-5
 
 
+def needs_tf(cfg: dict) -> bool:
+    """Whether a job fits a Keras net (TensorFlow is imported only then)."""
+    m = cfg["method"]
+    return m.get("model") == "mlp" or m.get("sampler") == "gan"
+
+
+def seed_count(cfg: Any) -> int:
+    """Seeds per job in the primary config (1 if they are swept or invalid: checked later)."""
+    try:
+        seeds = cfg.get("seeds", 1)
+        return len(resolve_seeds(seeds if isinstance(seeds, int) else list(seeds)))
+    except Exception:
+        return 1
+
+
+def warm_ups(jobs: list[Job]) -> list[Callable[[], Any]]:
+    """What a worker can do before its first unit: set up TensorFlow if any unit fits a net."""
+    if any(needs_tf(j.cfg) for j in jobs):
+        from imbsweep.keras_model import deterministic_tf
+
+        return [deterministic_tf]
+    return []
+
+
 def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], dict]) -> list[Job]:
     """Compose, check and load the data of every job; fail once, clearly, before any work.
 

@@ -98,6 +98,11 @@ def open_store(uri: str) -> None:
     from mlflow.tracking._tracking_service.utils import _get_store
 
     with store_lock(uri):
+        if not db.exists() or db.stat().st_size == 0:
+            from imbsweep import store_template
+
+            db.parent.mkdir(parents=True, exist_ok=True)
+            store_template.create(db)
         _get_store(uri)  # MLflow creates or verifies the schema here (cached per process)
         with sqlite3.connect(db, timeout=60) as con:
             con.execute("PRAGMA journal_mode=WAL")

@@ -14,11 +14,13 @@ failures, elapsed time and an estimate of what remains. Dask is imported only wh
 # No `from __future__ import annotations`: Hydra's plugin scanner runs this module before it
 # is in sys.modules, and dataclasses then fail on string annotations.
 import atexit
+import contextlib
 import logging
 import os
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -44,6 +46,9 @@ class DaskLauncherConf:
     preload: Optional[list[str]] = None  # noqa: UP045
     # Seconds between progress lines (one is always printed at the end).
     progress_every: float = 10.0
+    # Local cluster: pin worker i to core i (nets' input threads then never wait for the
+    # other worker's core).
+    pin: bool = True
 
 
 ConfigStore.instance().store(
@@ -131,8 +136,10 @@ class DaskLauncher(Launcher):
         n_workers: Optional[int] = None,  # noqa: UP045
         preload: Optional[Sequence[str]] = None,  # noqa: UP045
         progress_every: float = 10.0,
+        pin: bool = True,
     ) -> None:
         self.address = address
+        self.pin = pin
         self.n_workers = n_workers
         self.preload = None if preload is None else list(preload)
         self.progress_every = progress_every
@@ -140,6 +147,9 @@ class DaskLauncher(Launcher):
         self.hydra_context: Optional[HydraContext] = None  # noqa: UP045
         self.task_function: Optional[TaskFunction] = None  # noqa: UP045
         self._client: Any = None
+        self._starting: Optional[threading.Thread] = None  # noqa: UP045
+        self._warming: Optional[threading.Thread] = None  # noqa: UP045
+        self._warm_futures: list[Any] = []
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -147,6 +157,46 @@ class DaskLauncher(Launcher):
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
+
+    def prepare(self, n_jobs: int) -> None:
+        """Start the cluster on a background thread while the caller is still planning.
+
+        Only when ``launch`` will need it (more than one job, more than one worker).
+        """
+        workers = self.n_workers or usable_cores()
+        if self._client is not None or (self.address is None and (n_jobs <= 1 or workers <= 1)):
+            return
+        self._starting = threading.Thread(
+            target=self._connect, args=(workers,), name="dask-start", daemon=True
+        )
+        self._starting.start()
+
+    def warm(self, fns: Sequence[Callable[[], Any]]) -> None:
+        """Run each function once on every worker of a prepared cluster, before any job.
+
+        E.g. import a heavy library the jobs need, so that it overlaps the caller's planning
+        instead of delaying the first jobs. Nothing happens without :meth:`prepare`.
+        """
+        if self._starting is None or not fns:
+            return
+
+        def submit(started: threading.Thread) -> None:
+            started.join()
+            client = self._client
+            if client is None:
+                return
+            for fn in fns:
+                for addr in client.scheduler_info()["workers"]:
+                    # In the worker's task thread, ahead of every job (priority).
+                    fut = client.submit(
+                        fn, workers=[addr], allow_other_workers=False, pure=False, priority=10**9
+                    )
+                    self._warm_futures.append(fut)  # a dropped future's task is cancelled
+
+        self._warming = threading.Thread(
+            target=submit, args=(self._starting,), name="dask-warm", daemon=True
+        )
+        self._warming.start()
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
@@ -187,6 +237,10 @@ class DaskLauncher(Launcher):
     ) -> list[JobReturn]:
         from distributed import as_completed
 
+        for started in (self._starting, self._warming):
+            if started is not None:
+                started.join()
+        self._starting = self._warming = None
         client = self._connect(min(workers, len(job_overrides)))
         shared = client.scatter(
             [self.hydra_context, self.config, self.task_function, state], broadcast=True
@@ -216,6 +270,7 @@ class DaskLauncher(Launcher):
                 ret = JobReturn(overrides=list(ov), status=JobStatus.FAILED, _return_value=exc)
             results[i] = ret
             progress.update(ret)
+        self._warm_futures.clear()
         return results  # type: ignore[return-value]
 
     def _connect(self, workers: int) -> Any:
@@ -235,13 +290,18 @@ class DaskLauncher(Launcher):
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # no fixed port to collide with another sweep
                 scheduler_kwargs={"dashboard": False},
                 preload=self._preload(),
                 silence_logs=logging.ERROR,
             )
-            self._client = Client(cluster)
-            self._client.register_plugin(_exit_promptly_plugin(), name="exit-promptly")
+            client = Client(cluster)
+            client.register_plugin(_exit_promptly_plugin(), name="exit-promptly")
+            if self.pin and workers > 1 and workers <= usable_cores():
+                cores = sorted(os.sched_getaffinity(0))
+                for i, addr in enumerate(sorted(client.scheduler_info()["workers"])):
+                    client.run(_pin_process, cores[i % len(cores)], workers=[addr])
+            self._client = client
         atexit.register(self._close)
         return self._client
 
@@ -262,6 +322,13 @@ class DaskLauncher(Launcher):
                 cluster.close()
         except Exception as exc:  # shutting down: nothing left to protect
             log.debug("closing the Dask cluster: %s", exc)
+
+
+def _pin_process(core: int) -> None:
+    """Keep every thread of this worker process (present and future) on one core."""
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # a thread that just ended
+            os.sched_setaffinity(int(tid), {core})
 
 
 def _exit_promptly_plugin() -> Any:

@@ -74,9 +74,15 @@ class ImbsweepSweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
+        prepare = getattr(self.launcher, "prepare", None)
+        if prepare is not None:  # e.g. start the workers while the jobs are planned
+            prepare(len(grid) * driver.seed_count(self.config))
         t0 = time.perf_counter()
         jobs = driver.plan(grid, self._compose)
         log.info("checked %d job(s) and their data in %.1f s", len(jobs), time.perf_counter() - t0)
+        warm = getattr(self.launcher, "warm", None)
+        if warm is not None:
+            warm(driver.warm_ups(jobs))
         primary = OmegaConf.to_container(
             OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"]),
             resolve=True,
