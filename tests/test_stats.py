@@ -127,6 +127,12 @@ def test_wilcoxon_and_holm_match_libraries():
     assert adj[[0, 1, 2, 4]] == pytest.approx(ref)
     # By hand: sorted 0.01, 0.03, 0.04, 0.2 -> x4, x3, x2, x1 with the running maximum.
     assert adj[[0, 2, 1, 4]] == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    # Ties, values capped at 1, families of 1 to 30: identical to statsmodels.
+    rng = np.random.default_rng(0)
+    for m in [1, 2, 5, 30]:
+        for _ in range(20):
+            q = np.round(rng.uniform(0, 0.6, m), 2)
+            assert stats.holm(q) == pytest.approx(multipletests(q, method="holm")[1], abs=1e-12)
 
 
 def test_nemenyi_matches_scikit_posthocs_and_cd_diagram(tmp_path):

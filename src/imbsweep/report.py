@@ -176,6 +176,13 @@ def _pair(ga: pd.DataFrame, gb: pd.DataFrame, metric: str) -> dict | None:
     }
 
 
+def _wilcoxon_floor(n: int) -> str:
+    """Below ~10 seeds the exact Wilcoxon p-value has a floor; say so, with its value."""
+    if n >= 10:
+        return ""
+    return f" With {n} seeds Wilcoxon cannot go below p = {2.0 ** (1 - n):.3g}."
+
+
 def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
     """The paired table of one metric, per dataset."""
     p = pairs[pairs["metric"] == metric] if not pairs.empty else pairs
@@ -186,7 +193,7 @@ def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
         f"Paired comparisons on {metric}, every pair over the same seeds and splits "
         f"(t-test: {' / '.join(tests)}; Wilcoxon signed-rank; p-values Holm-adjusted over the "
         "pairs of each dataset). Diff = first minus second, with its 95% CI; wins/losses count "
-        "seeds. With 5 seeds Wilcoxon cannot go below p = 0.0625.",
+        "seeds." + _wilcoxon_floor(int(p["n_seeds"].min())),
         "",
     ]
     multi = "dataset" in p and p["dataset"].nunique() > 1

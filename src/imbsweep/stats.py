@@ -96,14 +96,23 @@ def wilcoxon(a, b) -> float:
 
 
 def holm(pvalues) -> np.ndarray:
-    """Holm-adjusted p-values (statsmodels ``multipletests``); NaNs stay NaN, out of the family."""
-    from statsmodels.stats.multitest import multipletests
+    """Holm-adjusted p-values; NaNs stay NaN, out of the family.
 
+    Holm's step-down in three lines, checked against statsmodels' ``multipletests`` in the
+    tests: that function runs a full garbage collection on every call, 0.2-0.3 s each in a
+    sweep's process (most of the time the report took).
+    """
     p = np.asarray(pvalues, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
+    q = p[ok]
+    if q.size:
+        order = np.argsort(q, kind="stable")
+        m = q.size
+        adj = np.minimum(np.maximum.accumulate((m - np.arange(m)) * q[order]), 1.0)
+        res = np.empty(m)
+        res[order] = adj
+        out[ok] = res
     return out
 
 
