@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from conftest import BIN, ROOT, SMALL, compose_cfg, run_cli
 
-from imbsweep import driver
+from imbsweep import driver, tracking
 from imbsweep.data import load_dataset
 from imbsweep.errors import SweepInputError
 
@@ -248,3 +248,27 @@ def test_a_real_dask_cluster_gives_the_local_numbers(tmp_path):
     cluster, local = table(uri), table(local_uri)
     assert len(cluster) == 6
     pd.testing.assert_frame_equal(cluster, local, check_exact=True)
+
+
+def test_the_dataset_row_race_is_retried_and_other_errors_are_not(monkeypatch):
+    # A stand-in client (the race between two processes cannot be staged on demand): the
+    # first log_inputs fails as MLflow does when another process inserted the dataset first.
+    monkeypatch.setattr(tracking.time, "sleep", lambda s: None)
+    calls = []
+
+    class Client:
+        def log_inputs(self, run_id, datasets):
+            calls.append(run_id)
+            if len(calls) == 1:
+                raise RuntimeError(
+                    "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id"
+                )
+
+        def log_batch(self, run_id, tags):
+            raise RuntimeError("UNIQUE constraint failed: tags.key")
+
+    c = tracking.RetryingClient(Client())
+    c.log_inputs("r", datasets=[])
+    assert calls == ["r", "r"]
+    with pytest.raises(RuntimeError, match="tags.key"):
+        c.log_batch("r", tags=[])

@@ -112,8 +112,22 @@ def _locked_error(exc: BaseException) -> bool:
     return "database is locked" in str(exc) or "database table is locked" in str(exc)
 
 
+def _retryable(call: str, exc: BaseException) -> bool:
+    """A busy sqlite store, or two processes racing to create the same dataset row.
+
+    ``log_inputs`` gets-or-creates the dataset (experiment, name, digest) in MLflow without a
+    lock: when another process inserted it in between, the transaction fails on the unique
+    constraint and is rolled back, and a second attempt finds the row.
+    """
+    if _locked_error(exc):
+        return True
+    msg = str(exc)
+    return call == "log_inputs" and ("UNIQUE constraint failed" in msg or "duplicate key" in msg)
+
+
 class RetryingClient:
-    """``MlflowClient`` whose calls retry while a sqlite store says "database is locked".
+    """``MlflowClient`` whose calls retry while a sqlite store says "database is locked" (and on
+    the one get-or-create race MLflow leaves open, see :func:`_retryable`).
 
     MLflow waits up to 20 s per statement; under many writers that can still run out, and a
     sweep must not lose a run for it. Other errors pass through at once.
@@ -133,9 +147,9 @@ class RetryingClient:
                 try:
                     return attr(*args, **kwargs)
                 except Exception as exc:
-                    if not _locked_error(exc) or i == self._attempts - 1:
+                    if not _retryable(name, exc) or i == self._attempts - 1:
                         raise
-                    log.warning("tracking store busy (%s): retrying %s", exc, name)
+                    log.warning("tracking store busy or racing (%s): retrying %s", exc, name)
                     time.sleep(min(0.5 * 2**i, 10))
             raise AssertionError("unreachable")
 
