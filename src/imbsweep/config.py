@@ -7,13 +7,13 @@ lists it first in its defaults so every YAML file merges into typed nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from imbsweep.errors import ConfigError
+from imbsweep.paths import PROJECT_ROOT
 
 
 @dataclass
@@ -140,9 +140,7 @@ class Config:
 
 ConfigStore.instance().store(name="imbsweep_schema", node=Config)
 # `${project_root:}` in configs: absolute, so stores don't follow the working directory.
-OmegaConf.register_new_resolver(
-    "project_root", lambda: str(Path(__file__).resolve().parents[2]), replace=True
-)
+OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
 
 STATISTICS = ("mean", "mean_minus_std")
 CLASS_WEIGHTS = ("none", "balanced")

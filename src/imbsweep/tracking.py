@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from imbsweep import project_run
+from imbsweep.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Tag keys users filter on in the MLflow UI and in `search_runs` (documented in the README).
 TAG_LEVEL = "run_level"  # sweep | job | seed

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from imbsweep.data import Dataset, register
+from imbsweep.datasets.base import Dataset, register
 from imbsweep.errors import ConfigError
 
 TYPES = ("Online", "In-Person", "Other")

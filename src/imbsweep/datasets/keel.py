@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imbsweep.data import Dataset, register
+from imbsweep.datasets.base import Dataset, register
 from imbsweep.errors import ConfigError
 
 CATALOGUE_FORMAT = 1

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as pdt
 
-from imbsweep.data import Dataset, register
+from imbsweep.datasets.base import Dataset, register
 from imbsweep.errors import ConfigError
 
 log = logging.getLogger(__name__)

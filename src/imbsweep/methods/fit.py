@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imbsweep.data import Dataset
+from imbsweep.datasets.base import Dataset
 from imbsweep.errors import ConfigError, SkipMethod
 from imbsweep.methods.components import MODELS, SAMPLERS
 from imbsweep.methods.data_aware import class_weight

@@ -50,10 +50,10 @@ from typing import Any
 
 import numpy as np
 
-from imbsweep.data import Dataset
+from imbsweep.datasets.base import Dataset
 from imbsweep.errors import ConfigError, SkipMethod
 from imbsweep.methods.components import MODELS, SAMPLERS
-from imbsweep.paths import PROJECT_ROOT
+from imbsweep.paths import CONF_DIR
 from imbsweep.threshold import TUNABLE_METRICS
 
 log = logging.getLogger("imbsweep.methods")
@@ -261,7 +261,7 @@ def preset_pairing(name: str) -> tuple[str, str] | None:
     """(sampler, model) of the preset ``conf/method/<name>.yaml``; None if there is none."""
     from omegaconf import OmegaConf
 
-    path = PROJECT_ROOT / "conf" / "method" / f"{name}.yaml"
+    path = CONF_DIR / "method" / f"{name}.yaml"
     if not path.is_file():
         return None
     c = OmegaConf.load(path)

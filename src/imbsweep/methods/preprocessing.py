@@ -7,7 +7,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from imbsweep.data import Dataset
+from imbsweep.datasets.base import Dataset
 
 
 def build_preprocessor(ds: Dataset, standardize: bool):
