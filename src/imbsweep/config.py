@@ -238,7 +238,7 @@ def check_config(cfg: dict) -> None:
     """Every value check, in one place, before any expensive work or any MLflow write."""
     resolve_seeds(cfg.get("seeds"))
     try:
-        resolve_seeds(cfg.get("tuning", {}).get("final_seeds", 10))
+        resolve_seeds(cfg["tuning"]["final_seeds"])
     except ConfigError as exc:
         raise ConfigError("tuning.final_seeds", exc.value, exc.allowed) from None
     check_method_values(cfg["method"])
@@ -288,17 +288,17 @@ def check_config(cfg: dict) -> None:
             "tuning trials are scored on a validation split carved from the training rows, "
             "never on the test set",
         )
-    fmt = cfg.get("tracking", {}).get("sklearn_format", "cloudpickle")
+    fmt = cfg["tracking"]["sklearn_format"]
     if fmt not in ("cloudpickle", "skops"):
         raise ConfigError("tracking.sklearn_format", fmt, "'cloudpickle' or 'skops'")
-    from imbsweep.data import LOADERS
+    from imbsweep.datasets import LOADERS
 
     kind = cfg["dataset"].get("kind")
     if kind not in LOADERS:
         raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
     from imbsweep.ranges import load_claims
 
-    load_claims(cfg.get("report", {}).get("claims"))  # a typo fails now, not after the sweep
+    load_claims(cfg["report"]["claims"])  # a typo fails now, not after the sweep
     from imbsweep.datasets import check_dataset
 
     check_dataset(cfg["dataset"])  # names, paths, columns: no loading

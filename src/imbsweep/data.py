@@ -4,12 +4,13 @@ train / validation / test rows."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from imbsweep.config import SplitConf
 from imbsweep.datasets import LOADERS, Dataset, load_dataset
 from imbsweep.errors import ConfigError
 
@@ -50,18 +51,19 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
     ``drop_duplicates`` removes rows whose features repeat an earlier row before splitting;
     either way the test rows that also appear in training are counted.
     """
-    test_size = float(split_cfg.get("test_size", 0.2))
-    vary = bool(split_cfg.get("vary_with_seed", True))
-    rs = seed if vary else int(split_cfg.get("random_state", 42))
-    stratify = bool(split_cfg.get("stratify", True))
+    split_cfg = {**asdict(SplitConf()), **split_cfg}  # the schema's defaults for missing keys
+    test_size = float(split_cfg["test_size"])
+    vary = bool(split_cfg["vary_with_seed"])
+    rs = seed if vary else int(split_cfg["random_state"])
+    stratify = bool(split_cfg["stratify"])
     row_hash = pd.util.hash_pandas_object(ds.X, index=False).to_numpy()
     idx = np.arange(len(ds.y))
     dropped = 0
-    if split_cfg.get("drop_duplicates", False):
+    if split_cfg["drop_duplicates"]:
         keep = ~pd.Series(row_hash).duplicated().to_numpy()
         dropped = int((~keep).sum())
         idx = idx[keep]
-    val_size = float(split_cfg.get("validation_size", 0.0) or 0.0)
+    val_size = float(split_cfg["validation_size"] or 0.0)
     # With a validation split to come, training must keep 2 minority rows (one for each side).
     train, test = _split(idx, ds.y[idx], test_size, rs, stratify, "test", 2 if val_size > 0 else 1)
     validation = None

@@ -115,12 +115,12 @@ def fit_method(
         info=info,
         packages=model_comp.packages,
     )
-    if cfg.get("threshold") == "tuned":
-        metric = cfg.get("threshold_metric", "minority_f1")
+    if cfg["threshold"] == "tuned":
+        metric = cfg["threshold_metric"]
         fitted.threshold, best = _tuned_threshold(fitted, ds, train, validation, metric)
         info["threshold_val_score"] = best
     else:
-        fitted.threshold = float(cfg.get("threshold", 0.5))
+        fitted.threshold = float(cfg["threshold"])
     return fitted
 
 

@@ -104,7 +104,7 @@ def check_method(cfg: dict) -> None:
             f"model '{model}' resamples internally; a second sampler in front of it "
             "would resample twice. Set method.sampler=none or choose another model",
         )
-    cw = cfg.get("class_weight", "none")
+    cw = cfg["class_weight"]
     if cw != "none" and "class_weight" not in m.keys:
         why = (
             "it balances its training data itself"
@@ -118,7 +118,7 @@ def check_method(cfg: dict) -> None:
             f"model '{model}' does not take class weights ({why}). Set method.class_weight=none "
             f"or choose one of {_models_reading('class_weight')}",
         )
-    loss = cfg.get("loss", "bce")
+    loss = cfg["loss"]
     if loss != "bce" and "loss" not in m.keys:
         raise ConfigError(
             "method.loss",
@@ -127,7 +127,7 @@ def check_method(cfg: dict) -> None:
             f"only {_models_reading('loss')} train with a choice of loss, not '{model}'. "
             "Set method.model=mlp or method.loss=bce",
         )
-    if cfg.get("threshold") == "tuned" and not m.probabilistic:
+    if cfg["threshold"] == "tuned" and not m.probabilistic:
         raise ConfigError(
             "method.threshold",
             "tuned",
@@ -142,7 +142,7 @@ def check_method(cfg: dict) -> None:
             f"one of {list(TUNABLE_METRICS)}",
             "metrics of the predicted labels that an extreme threshold does not trivially win",
         )
-    strategy = cfg.get("sampling_strategy", "auto")
+    strategy = cfg["sampling_strategy"]
     over = s.kind in ("over", "combine") and "sampling_strategy" in s.keys
     under = (s.kind == "under" and "sampling_strategy" in s.keys) or (
         m.resamples_internally and "sampling_strategy" in m.keys
