@@ -143,9 +143,6 @@ ConfigStore.instance().store(name="imbsweep_schema", node=Config)
 OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
 
 STATISTICS = ("mean", "mean_minus_std")
-CLASS_WEIGHTS = ("none", "balanced")
-LOSSES = ("bce", "focal")
-STRATEGY_WORDS = ("auto", "all", "majority", "minority", "not minority", "not majority")
 
 
 def resolve_seeds(seeds: Any) -> list[int]:
@@ -173,64 +170,12 @@ def resolve_seeds(seeds: Any) -> list[int]:
     )
 
 
-def _int_at_least(cfg: dict, key: str, low: int, where: str = "method") -> None:
-    v = cfg.get(key)
-    if isinstance(v, bool) or not isinstance(v, int) or v < low:
-        raise ConfigError(f"{where}.{key}", v, f"an integer >= {low}")
-
-
 def check_method_values(m: dict) -> None:
+    """Every ``method.*`` value and the sampler/model pairing, then the libraries' own checks
+    on the estimators the method builds (nothing is fitted)."""
     from imbsweep.methods import check_method, check_params
 
     check_method(m)
-    for key in (
-        "k_neighbors",
-        "epochs",
-        "batch_size",
-        "hidden_units",
-        "n_estimators",
-        "n_neighbors",
-        "max_iter",
-        "steps_per_execution",
-    ):
-        _int_at_least(m, key, 1)
-    cbt = m.get("cluster_balance_threshold", "auto")
-    if cbt != "auto" and not (
-        isinstance(cbt, int | float) and not isinstance(cbt, bool) and 0 <= cbt <= 1
-    ):  # imbalanced-learn takes any number; above 1 no cluster could ever qualify
-        raise ConfigError(
-            "method.cluster_balance_threshold", cbt, "'auto' or a minority share in [0, 1]"
-        )
-    _int_at_least(m, "early_stopping", 0)
-    _int_at_least(m, "min_steps", 0)
-    if m.get("near_miss_version") not in (1, 2, 3):
-        raise ConfigError("method.near_miss_version", m.get("near_miss_version"), "1, 2 or 3")
-    ws = m.get("weight_scale")
-    if not isinstance(ws, int | float) or isinstance(ws, bool) or ws <= 0:
-        raise ConfigError("method.weight_scale", ws, "a number > 0 (1.0 = the practical's weights)")
-    lr = m.get("learning_rate")
-    if not isinstance(lr, int | float) or lr <= 0:
-        raise ConfigError("method.learning_rate", lr, "a number > 0")
-    if m.get("class_weight") not in CLASS_WEIGHTS:
-        raise ConfigError(
-            "method.class_weight", m.get("class_weight"), f"one of {list(CLASS_WEIGHTS)}"
-        )
-    if m.get("loss") not in LOSSES:
-        raise ConfigError("method.loss", m.get("loss"), f"one of {list(LOSSES)}")
-    s = m.get("sampling_strategy")
-    ok = s in STRATEGY_WORDS or (
-        isinstance(s, int | float) and not isinstance(s, bool) and 0 < s <= 1
-    )
-    if not ok:
-        raise ConfigError(
-            "method.sampling_strategy",
-            s,
-            f"a minority/majority ratio in (0, 1] or one of {list(STRATEGY_WORDS)}",
-        )
-    t = m.get("threshold")
-    if not (t == "tuned" or (isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < 1)):
-        raise ConfigError("method.threshold", t, "a number in (0, 1) or 'tuned'")
-    # The rest (e.g. gan_*, noise_scale, svm_kernel): the libraries' declared checks, run now.
     check_params(m)
 
 
@@ -247,13 +192,7 @@ def check_config(cfg: dict) -> None:
         raise ConfigError("split.test_size", sp["test_size"], "a fraction in (0, 1)")
     if not 0 <= float(sp["validation_size"]) < 1:
         raise ConfigError("split.validation_size", sp["validation_size"], "a fraction in [0, 1)")
-    cv = cfg["method"].get("threshold_cv", 0)
-    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 0 or cv == 1:
-        raise ConfigError(
-            "method.threshold_cv",
-            cv,
-            "0 (tune on validation rows) or a fold count >= 2 (out-of-fold training scores)",
-        )
+    cv = cfg["method"]["threshold_cv"]
     if cfg["method"].get("threshold") == "tuned" and float(sp["validation_size"]) <= 0 and cv < 2:
         raise ConfigError(
             "split.validation_size",

@@ -66,21 +66,26 @@ class Component:
     sample_weighted: bool = False
     params: tuple[tuple[str, str], ...] = ()
     keys_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # (method key, estimator class path, parameter): where each key it reads goes.
+    feeds: tuple[tuple[str, str, str], ...] = ()
 
 
-def _reads(node: Any, param: str, out: dict[str, str]) -> None:
-    """Method keys a node reads (``out``: key -> the estimator parameter it feeds)."""
+def _reads(node: Any, param: str, out: dict[str, str], feeds: list, target: str = "") -> None:
+    """Method keys a node reads (``out``: key -> the estimator parameter it feeds; ``feeds``:
+    (key, estimator class path, parameter) for every use)."""
     if isinstance(node, dict):
+        target = node.get("_target_", target)
         for k, v in node.items():
-            _reads(v, str(k), out)
+            _reads(v, str(k), out, feeds, target)
     elif isinstance(node, list):
         for v in node:
-            _reads(v, param, out)
+            _reads(v, param, out, feeds, target)
     elif isinstance(node, str):
         for key, resolver, args in _INTERP.findall(node):
             first = args.split(",")[0].strip().strip("'\"")
             reads = (key,) if key else READS[resolver]
             for k in (first,) if reads is None else reads:
+                feeds.append((k, target, param))
                 if k not in _UNLOGGED:
                     out.setdefault(k, param)
 
@@ -116,8 +121,9 @@ def _load(path: Path, sampler: bool) -> Component:
     est = spec.get("estimator")
     reads: dict[str, str] = {}
     raw = OmegaConf.to_container(spec, resolve=False)
-    _reads(raw.get("estimator"), "", reads)
-    _reads(raw.get("sample_weight"), "sample_weight", reads)
+    feeds: list[tuple[str, str, str]] = []
+    _reads(raw.get("estimator"), "", reads, feeds)
+    _reads(raw.get("sample_weight"), "sample_weight", reads, feeds)
     params: dict[str, str] = {}
     for k, p in reads.items():
         params.setdefault(p, k)  # the first key that feeds a parameter names it in errors
@@ -152,6 +158,7 @@ def _load(path: Path, sampler: bool) -> Component:
         sample_weighted="sample_weight" in spec,
         params=tuple((p, k) for p, k in params.items() if p != k),
         keys_when=keys_when,
+        feeds=tuple(feeds),
     )
 
 

@@ -53,8 +53,8 @@ import numpy as np
 from imbsweep.datasets.base import Dataset
 from imbsweep.errors import ConfigError, SkipMethod
 from imbsweep.methods.components import MODELS, SAMPLERS
+from imbsweep.methods.constraints import check_values
 from imbsweep.paths import CONF_DIR
-from imbsweep.threshold import TUNABLE_METRICS
 
 log = logging.getLogger("imbsweep.methods")
 
@@ -78,19 +78,15 @@ def _models_reading(key: str) -> list[str]:
     return sorted(n for n, c in MODELS.items() if key in c.keys)
 
 
-def _number(cfg: dict, key: str, low: float, allowed: str) -> None:
-    v = cfg.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or v < low:
-        raise ConfigError(f"method.{key}", v, allowed)
-
-
 def check_method(cfg: dict) -> None:
     """Reject a sampler/model pairing that makes no sense, before anything runs.
 
     Only the config is needed here; :func:`check_method_data` adds the checks that need the
-    dataset (SMOTE-NC needs categorical and numeric columns).
+    dataset (SMOTE-NC needs categorical and numeric columns). Each value is checked first
+    against its declared constraint (:mod:`imbsweep.methods.constraints`).
     """
-    sampler, model = cfg.get("sampler"), cfg.get("model")
+    check_values(cfg)
+    sampler, model = cfg["sampler"], cfg["model"]
     if sampler not in SAMPLERS:
         raise ConfigError("method.sampler", sampler, f"one of {sorted(SAMPLERS)}")
     if model not in MODELS:
@@ -135,13 +131,6 @@ def check_method(cfg: dict) -> None:
             f"model '{model}' gives every row the same score: there is no threshold to tune. "
             "Set method.threshold=0.5 or choose another model",
         )
-    if cfg.get("threshold_metric", "minority_f1") not in TUNABLE_METRICS:
-        raise ConfigError(
-            "method.threshold_metric",
-            cfg.get("threshold_metric"),
-            f"one of {list(TUNABLE_METRICS)}",
-            "metrics of the predicted labels that an extreme threshold does not trivially win",
-        )
     strategy = cfg["sampling_strategy"]
     over = s.kind in ("over", "combine") and "sampling_strategy" in s.keys
     under = (s.kind == "under" and "sampling_strategy" in s.keys) or (
@@ -162,20 +151,6 @@ def check_method(cfg: dict) -> None:
             f"'{sampler if s.kind == 'under' else model}' under-samples; "
             "it cannot remove minority rows",
         )
-    for key in ("m_neighbors",):
-        v = cfg.get(key, 1)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(f"method.{key}", v, "an integer >= 1")
-    bk = cfg.get("borderline_kind", 1)
-    if isinstance(bk, bool) or bk not in (1, 2):
-        raise ConfigError("method.borderline_kind", bk, "1 or 2 (borderline-1 or borderline-2)")
-    if "focal_gamma" in cfg:
-        _number(cfg, "focal_gamma", 0.0, "a number >= 0 (0 = plain cross-entropy)")
-    fa = cfg.get("focal_alpha", 0.25)
-    if isinstance(fa, bool) or not isinstance(fa, int | float) or not 0 < fa < 1:
-        raise ConfigError(
-            "method.focal_alpha", fa, "a number in (0, 1): the positive (minority) class's weight"
-        )
 
 
 def check_params(cfg: dict) -> None:
@@ -184,7 +159,8 @@ def check_params(cfg: dict) -> None:
     imbalanced-learn and scikit-learn declare their constraints (``_parameter_constraints``) and
     check them when fitting; this builds the sampler and model from the config (nothing is
     fitted, so nothing is computed) and runs those checks now, naming the ``method.*`` key. Run
-    after the hand-written checks of ``config.check_method_values``, which cover the rest.
+    after :func:`imbsweep.methods.constraints.check_values`, which covers the keys checked
+    whatever the method.
     """
     from sklearn.utils._param_validation import InvalidParameterError
 
