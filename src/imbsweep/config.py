@@ -12,6 +12,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from imbsweep.datasets import SCHEMAS
 from imbsweep.errors import ConfigError
 from imbsweep.paths import PROJECT_ROOT
 
@@ -139,6 +140,9 @@ class Config:
 
 
 ConfigStore.instance().store(name="imbsweep_schema", node=Config)
+# One schema per dataset kind (its keys and defaults); conf/dataset/<kind>.yaml extends it.
+for _kind, _schema in SCHEMAS.items():
+    ConfigStore.instance().store(name=f"dataset_{_kind}_schema", node=_schema)
 # `${project_root:}` in configs: absolute, so stores don't follow the working directory.
 OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
 

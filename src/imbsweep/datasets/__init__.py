@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from imbsweep.datasets import fraud, keel, synthetic, tabular_file  # noqa: F401 (registers them)
-from imbsweep.datasets.base import LOADERS, Dataset, load_dataset
+from imbsweep.datasets.base import LOADERS, SCHEMAS, Dataset, load_dataset, with_defaults
 from imbsweep.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOADERS",
+    "SCHEMAS",
     "Dataset",
     "check_dataset",
     "dataset_input",
@@ -38,6 +39,8 @@ def check_dataset(cfg: dict) -> None:
     The loaders repeat these checks and add the ones that need the data.
     """
     kind = cfg.get("kind")
+    if kind in SCHEMAS:
+        cfg = with_defaults(cfg)
     if kind == "fraud":
         fraud.fraud_params(cfg)
     elif kind == "keel":

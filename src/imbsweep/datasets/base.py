@@ -54,12 +54,37 @@ Loader = Callable[[dict], Dataset]
 LOADERS: dict[str, Loader] = {}
 
 
-def register(kind: str) -> Callable[[Loader], Loader]:
+# kind -> its config schema (a dataclass): the one place its keys and their defaults are stated.
+# conf/dataset/<kind>.yaml extends it (config.py registers each as dataset_<kind>_schema).
+SCHEMAS: dict[str, type] = {}
+
+
+def register(kind: str, schema: type) -> Callable[[Loader], Loader]:
     def deco(fn: Loader) -> Loader:
         LOADERS[kind] = fn
+        SCHEMAS[kind] = schema
         return fn
 
     return deco
+
+
+def with_defaults(cfg: dict) -> dict:
+    """``cfg`` merged over its kind's schema: every key there, with the schema's defaults for
+    the keys it lacks (a composed config already has them all) and a typo named at once."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(SCHEMAS[cfg["kind"]]), cfg)
+    except OmegaConfBaseException as exc:
+        key = str(getattr(exc, "full_key", "") or "")
+        raise ConfigError(
+            f"dataset.{key}",
+            cfg.get(key.split(".")[0]),
+            f"a key and value of dataset={cfg['kind']}",
+            str(getattr(exc, "msg", exc)).splitlines()[0],
+        ) from None
+    return OmegaConf.to_container(merged)
 
 
 def load_dataset(cfg: dict) -> Dataset:
@@ -72,6 +97,7 @@ def load_dataset(cfg: dict) -> Dataset:
     kind = cfg.get("kind")
     if kind not in LOADERS:
         raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
+    cfg = with_defaults(cfg)
     key = json.dumps(cfg, sort_keys=True, default=str)
     path = cfg.get("path")
     if path:

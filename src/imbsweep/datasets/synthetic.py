@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from sklearn.datasets import make_classification
@@ -9,24 +11,40 @@ from sklearn.datasets import make_classification
 from imbsweep.datasets.base import Dataset, register
 
 
-@register("synthetic")
+@dataclass
+class SyntheticConf:
+    """``dataset=synthetic``: the seed practical's data (make_classification, 95:5)."""
+
+    kind: str = "synthetic"
+    name: str = "synthetic"
+    n_samples: int = 10000
+    n_features: int = 20
+    n_informative: int = 2
+    n_redundant: int = 2
+    weights: list[float] = field(default_factory=lambda: [0.95, 0.05])
+    class_sep: float = 1.0
+    flip_y: float = 0.01
+    random_state: int = 42
+    standardize: bool = False  # the practical feeds raw features to the net
+
+
+@register("synthetic", SyntheticConf)
 def load_synthetic(cfg: dict) -> Dataset:
     """The practical's ``make_classification`` set (95:5 by default)."""
-    weights = list(cfg.get("weights", [0.95, 0.05]))
     X, y = make_classification(
-        n_samples=int(cfg.get("n_samples", 10000)),
-        n_features=int(cfg.get("n_features", 20)),
-        n_informative=int(cfg.get("n_informative", 2)),
-        n_redundant=int(cfg.get("n_redundant", 2)),
+        n_samples=int(cfg["n_samples"]),
+        n_features=int(cfg["n_features"]),
+        n_informative=int(cfg["n_informative"]),
+        n_redundant=int(cfg["n_redundant"]),
         n_classes=2,
-        weights=weights,
-        class_sep=float(cfg.get("class_sep", 1.0)),
-        flip_y=float(cfg.get("flip_y", 0.01)),
-        random_state=int(cfg.get("random_state", 42)),
+        weights=list(cfg["weights"]),
+        class_sep=float(cfg["class_sep"]),
+        flip_y=float(cfg["flip_y"]),
+        random_state=int(cfg["random_state"]),
     )
     cols = [f"x{i}" for i in range(X.shape[1])]
     return Dataset(
-        name=cfg.get("name", "synthetic"),
+        name=cfg["name"],
         X=pd.DataFrame(X, columns=cols),
         y=y.astype(np.int64),
         source="sklearn.datasets.make_classification",
