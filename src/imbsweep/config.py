@@ -260,28 +260,13 @@ _SHORT = {
 
 def method_label(m: dict) -> str:
     """E.g. ``smote_ann k=5``, ``weighted_ann w=1``, ``brf trees=100``."""
-    from imbsweep.methods import pairing_note
+    from imbsweep.methods.pairing import label_keys, pairing_note
 
     parts = [m["name"]]
     note = pairing_note(m)  # e.g. "adasyn+logreg" when overridden away from the preset's pair
     if note:
         parts.append(note)
-    smote_like = "smote" in str(m.get("sampler")) or m.get("sampler") == "adasyn"
-    keys = ["k_neighbors"] if smote_like else []
-    if m.get("sampler") == "near_miss":
-        keys += ["near_miss_version"]
-    if m.get("sampler") == "noise":
-        keys += ["noise_scale"]
-    if m.get("sampler") == "gan":
-        keys += ["gan_epochs"]
-    if m.get("class_weight") == "balanced":
-        keys += ["weight_scale"]
-    trees = ("brf", "random_forest", "easy_ensemble", "hist_gb", "balanced_bagging", "rusboost")
-    if m.get("model") in (*trees, "xgboost", "lightgbm"):
-        keys += ["n_estimators"]
-    if m.get("model") == "mlp" and m.get("loss") == "focal":
-        keys += ["focal_gamma", "focal_alpha"]
-    for k in keys:
+    for k in label_keys(m):  # declared by the sampler and model files (label:)
         v = m.get(k)
         parts.append(
             f"{_SHORT.get(k, k)}={v:g}" if isinstance(v, float) else f"{_SHORT.get(k, k)}={v}"

@@ -21,7 +21,8 @@ Other fields of a component file (all optional):
 - ``min_minority: {rows: 2, for: ...}``: fewer minority training rows skip the seed;
 - ``packages``: distributions a logged model needs beyond scikit-learn and imbalanced-learn;
 - ``keys_when``: keys read only under a condition (``loss=focal: [focal_gamma, ...]``), logged
-  only then.
+  only then;
+- ``label`` (and ``label_when``, conditional): keys named in run labels, e.g. ``k=5``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class Component:
     keys_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # (method key, estimator class path, parameter): where each key it reads goes.
     feeds: tuple[tuple[str, str, str], ...] = ()
+    # Keys named in run labels ("smote_ann k=5"), always or under a condition.
+    label: tuple[str, ...] = ()
+    label_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _reads(node: Any, param: str, out: dict[str, str], feeds: list, target: str = "") -> None:
@@ -159,6 +163,8 @@ def _load(path: Path, sampler: bool) -> Component:
         params=tuple((p, k) for p, k in params.items() if p != k),
         keys_when=keys_when,
         feeds=tuple(feeds),
+        label=tuple(spec.get("label") or ()),
+        label_when={c: tuple(ks) for c, ks in (spec.get("label_when") or {}).items()},
     )
 
 

@@ -67,11 +67,31 @@ def method_keys(cfg: dict) -> tuple[str, ...]:
     for comp in (SAMPLERS.get(cfg.get("sampler")), MODELS.get(cfg.get("model"))):
         if comp is not None:
             keys += [k for k in comp.keys if k not in keys]
-        for cond, extra in comp.keys_when.items() if comp is not None else ():
-            key, value = cond.split("=")
-            if str(cfg.get(key)) == value:
-                keys += [k for k in extra if k not in keys]
+        for extra in _when(comp.keys_when, cfg) if comp is not None else ():
+            keys += [k for k in extra if k not in keys]
     return tuple(keys)
+
+
+def _when(conditional: dict[str, tuple[str, ...]], cfg: dict) -> list[tuple[str, ...]]:
+    """The key lists of ``conditional`` (``"loss=focal": keys``) whose condition ``cfg`` meets."""
+    return [
+        ks
+        for cond, ks in conditional.items()
+        if str(cfg.get(cond.split("=")[0])) == cond.split("=")[1]
+    ]
+
+
+def label_keys(m: dict) -> list[str]:
+    """The keys a run label names: the sampler's, the weights', then the model's."""
+    s, model = SAMPLERS.get(m.get("sampler")), MODELS.get(m.get("model"))
+    keys = list(s.label) if s is not None else []
+    if m.get("class_weight") == "balanced":
+        keys.append("weight_scale")
+    if model is not None:
+        keys += list(model.label)
+        for extra in _when(model.label_when, m):
+            keys += list(extra)
+    return keys
 
 
 def _models_reading(key: str) -> list[str]:
