@@ -206,6 +206,8 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# Models carry a signature; an input example would cost a serving check per seed run.
+warnings.filterwarnings("ignore", message=".*An input example was not provided.*")
 # Integer feature columns (e.g. an hour of day) are the user's data as it is, not a mistake.
 warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import logging
 import tempfile
-import warnings
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,6 @@ class _PickleNotice(logging.Filter):
 
 
 logging.getLogger("mlflow.sklearn").addFilter(_PickleNotice())
-# Models carry a signature; an input example would cost a serving check per seed run.
-warnings.filterwarnings("ignore", message=".*An input example was not provided.*")
 
 
 def log_model(
