@@ -472,8 +472,10 @@ class FileConf:
     sep: Optional[str] = None  # noqa: UP045  CSV separator; null: tab for .tsv, else comma
     categorical: Any = None  # columns to one-hot encode; null: string, category, bool columns
     drop: Any = field(default_factory=list)  # columns to ignore (ids, free text, timestamps)
-    normalize_labels: bool = False  # true: strip spaces, ignore case in text labels
-    max_categories: int = 100  # a categorical column with more distinct values is an error
+    # true: strip spaces, ignore case in text labels (Any: the loader names a non-bool itself,
+    # where a bool field would take "yes" for true)
+    normalize_labels: Any = False
+    max_categories: Optional[int] = 100  # noqa: UP045  more distinct values in a column: error
     standardize: bool = True
 
 
