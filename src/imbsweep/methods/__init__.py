@@ -7,9 +7,13 @@ overridden or tuned by name. Where things are:
   Hydra's ``instantiate`` (:mod:`.components` loads them; the keys each reads are logged);
 - :mod:`.data_aware`: values that depend on the training rows (SMOTE's k shrunk on tiny
   minorities, ratio checks, the practical's class weights);
+- :mod:`.constraints`: the allowed values of the ``method.*`` keys, declared once;
+- :mod:`.pairing`: pairings refused or allowed, the keys a method logs and names in labels;
 - :mod:`.preprocessing`: one-hot and scaling, and SMOTE-NC between them;
-- :mod:`.pairing`: pairings refused or allowed, the keys a method logs;
-- :mod:`.fit`: fitting a method on the training rows and its threshold.
+- :mod:`.fit`: fitting a method on the training rows and its threshold;
+- :mod:`.packaging`: a fitted method as an MLflow model;
+- :mod:`.gan_sampler`, :mod:`.noise_sampler`: our own samplers (the net is
+  :mod:`imbsweep.keras_model`).
 """
 
 from imbsweep.errors import SkipMethod
