@@ -17,9 +17,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 from imbsweep.config import MethodConf, check_method_values
 from imbsweep.data import Dataset
 from imbsweep.errors import ConfigError
-from imbsweep.gan_sampler import GANOverSampler
 from imbsweep.methods import SAMPLERS, fit_method, method_keys
-from imbsweep.noise_sampler import GaussianNoiseOverSampler
+from imbsweep.methods.gan_sampler import GANOverSampler
+from imbsweep.methods.noise_sampler import GaussianNoiseOverSampler
 
 
 def mcfg(**kw) -> dict:

@@ -22,12 +22,12 @@ from imbsweep.methods import (
     SAMPLERS,
     Component,
     SkipMethod,
-    _resample_mixed,
     build_preprocessor,
     check_method,
     check_method_data,
     fit_method,
     method_keys,
+    resample_mixed,
 )
 from imbsweep.runner import run_job
 from imbsweep.threshold import candidate_thresholds, tune_threshold
@@ -144,7 +144,7 @@ def test_smote_nc_keeps_categories_whole_and_originals_exact(mixed):
     cfg = mcfg(sampler="smote_nc")
     X_tr, y_tr = ds.X.iloc[split.train], ds.y[split.train]
     pre = build_preprocessor(ds, standardize=True).fit(X_tr)
-    Xa, y_fit, info = _resample_mixed(SAMPLERS["smote_nc"], cfg, ds, X_tr, y_tr, pre, 0)
+    Xa, y_fit, info = resample_mixed(SAMPLERS["smote_nc"], cfg, ds, X_tr, y_tr, pre, 0)
     n = len(split.train)
     # Original rows: exactly what the fitted preprocessor gives (same columns, same order).
     np.testing.assert_array_equal(Xa[:n], np.asarray(pre.transform(X_tr), dtype=np.float32))

@@ -7,13 +7,14 @@ lists it first in its defaults so every YAML file merges into typed nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from imbsweep.datasets import SCHEMAS
 from imbsweep.errors import ConfigError
+from imbsweep.paths import PROJECT_ROOT
 
 
 @dataclass
@@ -139,15 +140,13 @@ class Config:
 
 
 ConfigStore.instance().store(name="imbsweep_schema", node=Config)
+# One schema per dataset kind (its keys and defaults); conf/dataset/<kind>.yaml extends it.
+for _kind, _schema in SCHEMAS.items():
+    ConfigStore.instance().store(name=f"dataset_{_kind}_schema", node=_schema)
 # `${project_root:}` in configs: absolute, so stores don't follow the working directory.
-OmegaConf.register_new_resolver(
-    "project_root", lambda: str(Path(__file__).resolve().parents[2]), replace=True
-)
+OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
 
 STATISTICS = ("mean", "mean_minus_std")
-CLASS_WEIGHTS = ("none", "balanced")
-LOSSES = ("bce", "focal")
-STRATEGY_WORDS = ("auto", "all", "majority", "minority", "not minority", "not majority")
 
 
 def resolve_seeds(seeds: Any) -> list[int]:
@@ -175,64 +174,12 @@ def resolve_seeds(seeds: Any) -> list[int]:
     )
 
 
-def _int_at_least(cfg: dict, key: str, low: int, where: str = "method") -> None:
-    v = cfg.get(key)
-    if isinstance(v, bool) or not isinstance(v, int) or v < low:
-        raise ConfigError(f"{where}.{key}", v, f"an integer >= {low}")
-
-
 def check_method_values(m: dict) -> None:
+    """Every ``method.*`` value and the sampler/model pairing, then the libraries' own checks
+    on the estimators the method builds (nothing is fitted)."""
     from imbsweep.methods import check_method, check_params
 
     check_method(m)
-    for key in (
-        "k_neighbors",
-        "epochs",
-        "batch_size",
-        "hidden_units",
-        "n_estimators",
-        "n_neighbors",
-        "max_iter",
-        "steps_per_execution",
-    ):
-        _int_at_least(m, key, 1)
-    cbt = m.get("cluster_balance_threshold", "auto")
-    if cbt != "auto" and not (
-        isinstance(cbt, int | float) and not isinstance(cbt, bool) and 0 <= cbt <= 1
-    ):  # imbalanced-learn takes any number; above 1 no cluster could ever qualify
-        raise ConfigError(
-            "method.cluster_balance_threshold", cbt, "'auto' or a minority share in [0, 1]"
-        )
-    _int_at_least(m, "early_stopping", 0)
-    _int_at_least(m, "min_steps", 0)
-    if m.get("near_miss_version") not in (1, 2, 3):
-        raise ConfigError("method.near_miss_version", m.get("near_miss_version"), "1, 2 or 3")
-    ws = m.get("weight_scale")
-    if not isinstance(ws, int | float) or isinstance(ws, bool) or ws <= 0:
-        raise ConfigError("method.weight_scale", ws, "a number > 0 (1.0 = the practical's weights)")
-    lr = m.get("learning_rate")
-    if not isinstance(lr, int | float) or lr <= 0:
-        raise ConfigError("method.learning_rate", lr, "a number > 0")
-    if m.get("class_weight") not in CLASS_WEIGHTS:
-        raise ConfigError(
-            "method.class_weight", m.get("class_weight"), f"one of {list(CLASS_WEIGHTS)}"
-        )
-    if m.get("loss") not in LOSSES:
-        raise ConfigError("method.loss", m.get("loss"), f"one of {list(LOSSES)}")
-    s = m.get("sampling_strategy")
-    ok = s in STRATEGY_WORDS or (
-        isinstance(s, int | float) and not isinstance(s, bool) and 0 < s <= 1
-    )
-    if not ok:
-        raise ConfigError(
-            "method.sampling_strategy",
-            s,
-            f"a minority/majority ratio in (0, 1] or one of {list(STRATEGY_WORDS)}",
-        )
-    t = m.get("threshold")
-    if not (t == "tuned" or (isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < 1)):
-        raise ConfigError("method.threshold", t, "a number in (0, 1) or 'tuned'")
-    # The rest (e.g. gan_*, noise_scale, svm_kernel): the libraries' declared checks, run now.
     check_params(m)
 
 
@@ -240,7 +187,7 @@ def check_config(cfg: dict) -> None:
     """Every value check, in one place, before any expensive work or any MLflow write."""
     resolve_seeds(cfg.get("seeds"))
     try:
-        resolve_seeds(cfg.get("tuning", {}).get("final_seeds", 10))
+        resolve_seeds(cfg["tuning"]["final_seeds"])
     except ConfigError as exc:
         raise ConfigError("tuning.final_seeds", exc.value, exc.allowed) from None
     check_method_values(cfg["method"])
@@ -249,13 +196,7 @@ def check_config(cfg: dict) -> None:
         raise ConfigError("split.test_size", sp["test_size"], "a fraction in (0, 1)")
     if not 0 <= float(sp["validation_size"]) < 1:
         raise ConfigError("split.validation_size", sp["validation_size"], "a fraction in [0, 1)")
-    cv = cfg["method"].get("threshold_cv", 0)
-    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 0 or cv == 1:
-        raise ConfigError(
-            "method.threshold_cv",
-            cv,
-            "0 (tune on validation rows) or a fold count >= 2 (out-of-fold training scores)",
-        )
+    cv = cfg["method"]["threshold_cv"]
     if cfg["method"].get("threshold") == "tuned" and float(sp["validation_size"]) <= 0 and cv < 2:
         raise ConfigError(
             "split.validation_size",
@@ -290,17 +231,17 @@ def check_config(cfg: dict) -> None:
             "tuning trials are scored on a validation split carved from the training rows, "
             "never on the test set",
         )
-    fmt = cfg.get("tracking", {}).get("sklearn_format", "cloudpickle")
+    fmt = cfg["tracking"]["sklearn_format"]
     if fmt not in ("cloudpickle", "skops"):
         raise ConfigError("tracking.sklearn_format", fmt, "'cloudpickle' or 'skops'")
-    from imbsweep.data import LOADERS
+    from imbsweep.datasets import LOADERS
 
     kind = cfg["dataset"].get("kind")
     if kind not in LOADERS:
         raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
     from imbsweep.ranges import load_claims
 
-    load_claims(cfg.get("report", {}).get("claims"))  # a typo fails now, not after the sweep
+    load_claims(cfg["report"]["claims"])  # a typo fails now, not after the sweep
     from imbsweep.datasets import check_dataset
 
     check_dataset(cfg["dataset"])  # names, paths, columns: no loading
@@ -319,28 +260,13 @@ _SHORT = {
 
 def method_label(m: dict) -> str:
     """E.g. ``smote_ann k=5``, ``weighted_ann w=1``, ``brf trees=100``."""
-    from imbsweep.methods import pairing_note
+    from imbsweep.methods.pairing import label_keys, pairing_note
 
     parts = [m["name"]]
     note = pairing_note(m)  # e.g. "adasyn+logreg" when overridden away from the preset's pair
     if note:
         parts.append(note)
-    smote_like = "smote" in str(m.get("sampler")) or m.get("sampler") == "adasyn"
-    keys = ["k_neighbors"] if smote_like else []
-    if m.get("sampler") == "near_miss":
-        keys += ["near_miss_version"]
-    if m.get("sampler") == "noise":
-        keys += ["noise_scale"]
-    if m.get("sampler") == "gan":
-        keys += ["gan_epochs"]
-    if m.get("class_weight") == "balanced":
-        keys += ["weight_scale"]
-    trees = ("brf", "random_forest", "easy_ensemble", "hist_gb", "balanced_bagging", "rusboost")
-    if m.get("model") in (*trees, "xgboost", "lightgbm"):
-        keys += ["n_estimators"]
-    if m.get("model") == "mlp" and m.get("loss") == "focal":
-        keys += ["focal_gamma", "focal_alpha"]
-    for k in keys:
+    for k in label_keys(m):  # declared by the sampler and model files (label:)
         v = m.get(k)
         parts.append(
             f"{_SHORT.get(k, k)}={v:g}" if isinstance(v, float) else f"{_SHORT.get(k, k)}={v}"

@@ -1,58 +1,22 @@
-"""Datasets: loading a binary problem and splitting it into train / validation / test.
-
-Every loader returns a :class:`Dataset` with a pandas feature frame and ``y`` in {0, 1}, where 1 is
-the positive (minority) class. Loaders are registered by the config's ``dataset.kind``.
-"""
+"""The data a run sees: a dataset (loaded by :mod:`imbsweep.datasets`) and its split into
+train / validation / test rows."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 
+from imbsweep.config import SplitConf
+from imbsweep.datasets import LOADERS, Dataset, load_dataset
 from imbsweep.errors import ConfigError
 
+__all__ = ["LOADERS", "Dataset", "Split", "halve", "load_dataset", "split_dataset"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A binary classification problem, ready to split."""
-
-    name: str
-    X: pd.DataFrame
-    y: np.ndarray
-    categorical: tuple[str, ...] = ()
-    positive_label: str = "1"
-    source: str = ""
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def n_minority(self) -> int:
-        return int(self.y.sum())
-
-    @property
-    def imbalance_ratio(self) -> float:
-        return float((len(self.y) - self.n_minority) / max(self.n_minority, 1))
-
-    def digest(self) -> str:
-        """Content hash of features and labels: the same data gives the same digest anywhere."""
-        cached = self.__dict__.get("_digest")
-        if cached is None:
-            h = hashlib.sha256()
-            h.update(pd.util.hash_pandas_object(self.X, index=False).values.tobytes())
-            h.update(np.ascontiguousarray(self.y).tobytes())
-            cached = h.hexdigest()[:16]
-            object.__setattr__(self, "_digest", cached)  # frozen: computed once per dataset
-        return cached
 
 
 @dataclass(frozen=True)
@@ -77,85 +41,6 @@ class Split:
         }
 
 
-Loader = Callable[[dict], Dataset]
-LOADERS: dict[str, Loader] = {}
-
-
-def register(kind: str) -> Callable[[Loader], Loader]:
-    def deco(fn: Loader) -> Loader:
-        LOADERS[kind] = fn
-        return fn
-
-    return deco
-
-
-def load_dataset(cfg: dict) -> Dataset:
-    """Load the dataset described by a resolved ``dataset`` config node.
-
-    A process keeps its last few datasets: a sweep's driver checks the data once and a warm
-    worker runs many seeds and methods on it, so each file is read once per process. A file
-    that changed on disk (size or modification time) is read again.
-    """
-    kind = cfg.get("kind")
-    if kind not in LOADERS:
-        raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
-    key = json.dumps(cfg, sort_keys=True, default=str)
-    path = cfg.get("path")
-    if path:
-        try:
-            st = os.stat(path)
-            key += f"|{st.st_size}|{st.st_mtime_ns}"
-        except OSError:
-            pass  # the loader reports a missing file with the fix
-    ds = _CACHE.get(key)
-    if ds is None:
-        ds = LOADERS[kind](cfg)
-        check_binary(ds)
-        _CACHE[key] = ds
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-    return ds
-
-
-_CACHE: dict[str, Dataset] = {}
-_CACHE_SIZE = 4
-
-
-def check_binary(ds: Dataset) -> None:
-    classes = np.unique(ds.y)
-    if len(classes) != 2:
-        raise ConfigError(
-            "dataset",
-            ds.name,
-            "two classes in the target",
-            f"found {len(classes)} class(es): {classes.tolist()}",
-        )
-
-
-@register("synthetic")
-def load_synthetic(cfg: dict) -> Dataset:
-    """The practical's ``make_classification`` set (95:5 by default)."""
-    weights = list(cfg.get("weights", [0.95, 0.05]))
-    X, y = make_classification(
-        n_samples=int(cfg.get("n_samples", 10000)),
-        n_features=int(cfg.get("n_features", 20)),
-        n_informative=int(cfg.get("n_informative", 2)),
-        n_redundant=int(cfg.get("n_redundant", 2)),
-        n_classes=2,
-        weights=weights,
-        class_sep=float(cfg.get("class_sep", 1.0)),
-        flip_y=float(cfg.get("flip_y", 0.01)),
-        random_state=int(cfg.get("random_state", 42)),
-    )
-    cols = [f"x{i}" for i in range(X.shape[1])]
-    return Dataset(
-        name=cfg.get("name", "synthetic"),
-        X=pd.DataFrame(X, columns=cols),
-        y=y.astype(np.int64),
-        source="sklearn.datasets.make_classification",
-    )
-
-
 def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
     """Split rows into train / test (and optionally validation, carved from train).
 
@@ -166,18 +51,19 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
     ``drop_duplicates`` removes rows whose features repeat an earlier row before splitting;
     either way the test rows that also appear in training are counted.
     """
-    test_size = float(split_cfg.get("test_size", 0.2))
-    vary = bool(split_cfg.get("vary_with_seed", True))
-    rs = seed if vary else int(split_cfg.get("random_state", 42))
-    stratify = bool(split_cfg.get("stratify", True))
+    split_cfg = {**asdict(SplitConf()), **split_cfg}  # the schema's defaults for missing keys
+    test_size = float(split_cfg["test_size"])
+    vary = bool(split_cfg["vary_with_seed"])
+    rs = seed if vary else int(split_cfg["random_state"])
+    stratify = bool(split_cfg["stratify"])
     row_hash = pd.util.hash_pandas_object(ds.X, index=False).to_numpy()
     idx = np.arange(len(ds.y))
     dropped = 0
-    if split_cfg.get("drop_duplicates", False):
+    if split_cfg["drop_duplicates"]:
         keep = ~pd.Series(row_hash).duplicated().to_numpy()
         dropped = int((~keep).sum())
         idx = idx[keep]
-    val_size = float(split_cfg.get("validation_size", 0.0) or 0.0)
+    val_size = float(split_cfg["validation_size"] or 0.0)
     # With a validation split to come, training must keep 2 minority rows (one for each side).
     train, test = _split(idx, ds.y[idx], test_size, rs, stratify, "test", 2 if val_size > 0 else 1)
     validation = None
@@ -232,6 +118,3 @@ def _split(idx, y, size, rs, stratify, part, min_a=1):
         a, b = (src, dst) if n_b == 0 else (dst, src)
         log.warning("%s split: moved one minority row so that both parts have one", part)
     return np.sort(a), np.sort(b)
-
-
-import imbsweep.datasets  # noqa: E402,F401  (registers the real-data loaders)

@@ -16,3 +16,7 @@ class ConfigError(ValueError):
 
 class SweepInputError(ValueError):
     """Bad input found while planning a sweep (each distinct problem once, with its jobs)."""
+
+
+class SkipMethod(Exception):
+    """The method cannot apply to this data (e.g. too few minority rows); recorded, not fatal."""

@@ -20,17 +20,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from imbsweep import project_run
+from imbsweep.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Tag keys users filter on in the MLflow UI and in `search_runs` (documented in the README).
 TAG_LEVEL = "run_level"  # sweep | job | seed
@@ -215,17 +214,6 @@ def git_commit() -> str:
         return "unknown"
 
 
-@functools.cache
-def pip_requirements(flavor: str, extra: tuple[str, ...] = ()) -> list[str]:
-    """Pinned requirements for logged models; MLflow's own inference costs ~5 s per model.
-    ``extra``: the model's own library (e.g. xgboost-cpu), see ``FittedMethod.packages``."""
-    pkgs = ["mlflow", "numpy", "pandas", "scikit-learn", "imbalanced-learn", "cloudpickle"]
-    if flavor == "keras":
-        pkgs += ["keras", "tensorflow-cpu"]
-    pkgs += list(extra)
-    return [f"{p}=={version(p)}" for p in pkgs]
-
-
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -237,13 +225,6 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-class _PickleNotice(logging.Filter):
-    # MLflow repeats this caution for every model; it is documented once in the README instead.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "pickle or cloudpickle format" not in record.getMessage()
-
-
-logging.getLogger("mlflow.sklearn").addFilter(_PickleNotice())
 # Models carry a signature; an input example would cost a serving check per seed run.
 warnings.filterwarnings("ignore", message=".*An input example was not provided.*")
 # Integer feature columns (e.g. an hour of day) are the user's data as it is, not a mistake.
@@ -255,8 +236,69 @@ def _str_params(params: dict[str, Any]) -> dict[str, str]:
     return {k: str(v)[:6000] for k, v in params.items()}
 
 
+class SeedWriter:
+    """One background thread that logs finished seeds while the next one fits.
+
+    A context manager: leaving the block waits for every pending task (a failed task has already
+    marked its run FAILED) and stops the thread. :meth:`drain` waits too, and re-raises the first
+    failure, for a job that must know its seeds were all recorded.
+    """
+
+    def __init__(self, tracker: Tracker):
+        self._tracker = tracker
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
+
+    def __enter__(self) -> SeedWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, fn: Callable[[], None], run_id: str) -> None:
+        """Run ``fn`` (the logging of a finished seed), then close run ``run_id``."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-writer")
+        tracker = self._tracker
+
+        def task() -> None:
+            try:
+                fn()
+            except BaseException as exc:
+                tracker.fail_run(run_id, exc)
+                raise
+            tracker.end_run(run_id)
+
+        self._pending.append(self._pool.submit(task))
+
+    def drain(self) -> None:
+        """Wait for all submitted logging; re-raise the first failure."""
+        pending, self._pending = self._pending, []
+        errors = [e for e in (f.exception() for f in pending) if e is not None]
+        if errors:
+            raise errors[0]
+
+    def close(self) -> None:
+        """Wait for pending logging (failures already marked their runs) and stop the thread."""
+        for f in self._pending:
+            f.exception()
+        self._pending = []
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
 class Tracker:
-    """Creates and fills runs; ``enabled=False`` makes every call a no-op (for benchmarks)."""
+    """Creates and fills MLflow runs (sweep, job, seed), all through ``MlflowClient``.
+
+    ``Tracker(enabled=False)`` (``tracking.enabled=false``) gives a :class:`NullTracker`, whose
+    every call does nothing. A tracker is a context manager that closes its seed writer.
+    """
+
+    enabled = True
+
+    def __new__(cls, enabled: bool = True, **_: Any) -> Tracker:
+        return super().__new__(cls if enabled or cls is not Tracker else NullTracker)
 
     def __init__(
         self,
@@ -267,34 +309,34 @@ class Tracker:
         sklearn_format: str = "cloudpickle",
         experiment_id: str | None = None,
     ):
+        import mlflow
+
+        from imbsweep import plain_output
+
         self.sklearn_format = sklearn_format
-        self.enabled = enabled
-        self.log_models = log_models and enabled
-        self.experiment_id: str | None = None
+        self.log_models = log_models
         self.uri = uri or default_tracking_uri()
-        self._writer: ThreadPoolExecutor | None = None
-        self._pending: list[Future] = []
-        if enabled:
-            import mlflow
+        self.writer = SeedWriter(self)
+        plain_output.install()  # no raw colour codes in logs and pipes
+        self.experiment_id: str | None = setup(self.uri, experiment, experiment_id)
+        # Logged models are created in the fluent API's current experiment. set_experiment
+        # also exports MLFLOW_EXPERIMENT_ID: leave the environment as the user had it.
+        mlflow.set_experiment(experiment_id=self.experiment_id)
+        if project_run.user_experiment_id() is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        self.client = RetryingClient(mlflow.MlflowClient())
 
-            from imbsweep import plain_output
+    def __enter__(self) -> Tracker:
+        return self
 
-            plain_output.install()  # no raw colour codes in logs and pipes
-            self.experiment_id = setup(self.uri, experiment, experiment_id)
-            # Logged models are created in the fluent API's current experiment. set_experiment
-            # also exports MLFLOW_EXPERIMENT_ID: leave the environment as the user had it.
-            mlflow.set_experiment(experiment_id=self.experiment_id)
-            if project_run.user_experiment_id() is None:
-                os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
-            self.client = RetryingClient(mlflow.MlflowClient())
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-    # ------------------------------------------------------------ sweep and job runs (client)
+    # ------------------------------------------------------------ runs (client)
 
     def create_run(
         self, name: str, tags: dict[str, str], parent_id: str | None = None
     ) -> str | None:
-        if not self.enabled:
-            return None
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
         tags = {**tags, MLFLOW_RUN_NAME: name, TAG_COMMIT: git_commit()}
@@ -304,26 +346,27 @@ class Tracker:
         return run.info.run_id
 
     def log_params(self, run_id: str | None, params: dict[str, Any]) -> None:
-        if self.enabled and run_id:
-            from mlflow.entities import Param
+        if not run_id:
+            return
+        from mlflow.entities import Param
 
-            self.client.log_batch(
-                run_id, params=[Param(k, v) for k, v in _str_params(params).items()]
-            )
+        params = _str_params(params)
+        self.client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
 
     def log_metrics(self, run_id: str | None, metrics: dict[str, float]) -> None:
-        if self.enabled and run_id:
-            from mlflow.entities import Metric
+        if not run_id:
+            return
+        from mlflow.entities import Metric
 
-            ts = int(time.time() * 1000)
-            ms = [Metric(k, float(v), ts, 0) for k, v in metrics.items() if np.isfinite(v)]
-            self.client.log_batch(run_id, metrics=ms)
+        ts = int(time.time() * 1000)
+        ms = [Metric(k, float(v), ts, 0) for k, v in metrics.items() if np.isfinite(v)]
+        self.client.log_batch(run_id, metrics=ms)
 
     def log_files(
         self, run_id: str | None, files: dict[str, str | bytes], subdir: str | None = None
     ):
         """Write small text/bytes artifacts to a temp dir and upload them in one call."""
-        if not (self.enabled and run_id):
+        if not run_id:
             return
         with tempfile.TemporaryDirectory() as tmp:
             for name, content in files.items():
@@ -333,153 +376,68 @@ class Tracker:
 
     def log_dataset(self, run_id: str | None, ds: Any) -> None:
         """The dataset as an MLflow input (name, digest, source): runs on the same data group."""
-        if self.enabled and run_id:
-            from imbsweep.datasets import dataset_input_entity
+        if not run_id:
+            return
+        from imbsweep.datasets import dataset_input_entity
 
-            self.client.log_inputs(run_id, datasets=[dataset_input_entity(ds)])
+        self.client.log_inputs(run_id, datasets=[dataset_input_entity(ds)])
 
     def set_tags(self, run_id: str | None, tags: dict[str, str]) -> None:
-        if self.enabled and run_id and tags:
-            from mlflow.entities import RunTag
+        from mlflow.entities import RunTag
 
+        if run_id and tags:
             self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:8000]) for k, v in tags.items()])
 
     def end_run(self, run_id: str | None, status: str = "FINISHED") -> None:
-        if self.enabled and run_id:
+        if run_id:
             self.client.set_terminated(run_id, status)
 
     def fail_run(self, run_id: str | None, exc: BaseException) -> None:
         """Record the error on the run and mark it FAILED."""
-        if not (self.enabled and run_id):
+        if not run_id:
             return
         text = "".join(traceback.format_exception(exc))
         self.set_tags(run_id, {"error": f"{type(exc).__name__}: {exc}"[:5000]})
         self.log_files(run_id, {"error.txt": text})
         self.end_run(run_id, "FAILED")
 
-    # ------------------------------------------------------------ seed runs
+    def log_model(self, run_id: str, fitted: Any, X_example: Any) -> None:
+        """The fitted method as an MLflow model (:func:`imbsweep.methods.packaging.log_model`)."""
+        if self.log_models:
+            from imbsweep.methods.packaging import log_model
+
+            log_model(run_id, fitted, X_example, self.sklearn_format)
+
+    # ------------------------------------------------------------ seed runs (writer thread)
 
     def submit(self, fn: Callable[[], None], run_id: str | None) -> None:
-        """Run ``fn`` (the logging of a finished seed) on the writer thread, then close the run.
-
-        Logging overlaps the next seed's fit instead of adding to it; ``drain`` waits for it.
-        """
-        if not (self.enabled and run_id):
-            return
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-writer")
-
-        def task() -> None:
-            try:
-                fn()
-            except BaseException as exc:
-                self.fail_run(run_id, exc)
-                raise
-            self.end_run(run_id)
-
-        self._pending.append(self._writer.submit(task))
-
-    def close(self) -> None:
-        """Wait for pending logging (failures already marked their runs) and stop the thread."""
-        for f in self._pending:
-            f.exception()
-        self._pending = []
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
+        """Log a finished seed on the writer thread (overlapping the next seed's fit)."""
+        if run_id:
+            self.writer.submit(fn, run_id)
 
     def drain(self) -> None:
-        """Wait for all submitted logging; re-raise the first failure."""
-        pending, self._pending = self._pending, []
-        errors = [f.exception() for f in pending]
-        errors = [e for e in errors if e is not None]
-        if errors:
-            raise errors[0]
+        self.writer.drain()
 
-    def log_model(self, run_id: str, fitted: Any, X_example: Any) -> None:
-        """Log the fitted model to run ``run_id`` with a signature and pinned requirements.
-
-        scikit-learn models are logged with their preprocessing as one pipeline, so they take raw
-        rows. A Keras net alone takes encoded features; with preprocessing (categorical columns,
-        scaling) it is logged as a pyfunc that encodes, then predicts, so it too takes raw rows.
-        Log the model before the run's metrics: MLflow copies every metric already on the run
-        to the model, one query per metric.
-        """
-        if not self.log_models:
-            return
-        from mlflow.models import Model, infer_signature
-
-        from imbsweep.keras_model import KerasMLP
-
-        model, pre = fitted.model, fitted.preprocessor
-        # A threshold other than 0.5 (tuned or set) is part of the model: its predict applies it.
-        thr = float(getattr(fitted, "threshold", 0.5))
-        thr = None if thr == 0.5 else thr
-        if isinstance(model, KerasMLP) and (pre is not None or thr is not None):
-            from imbsweep.pyfunc_model import log_encoded_net
-
-            # Takes raw rows, like the sklearn models; predict gives labels with a threshold.
-            score = fitted.score(X_example)
-            out = score if thr is None else (score > thr).astype(np.int64)
-            sig = infer_signature(X_example, out)
-            log_encoded_net(run_id, pre, model.model_, thr, sig, pip_requirements("keras"))
-        elif isinstance(model, KerasMLP):
-            import mlflow.keras
-
-            Xe = fitted.transform(X_example)
-            sig = infer_signature(Xe, model.predict_proba(Xe)[:, 1:])
-            Model.log(
-                artifact_path=None,
-                name="model",
-                flavor=mlflow.keras,
-                run_id=run_id,
-                model=model.model_,
-                signature=sig,
-                pip_requirements=pip_requirements("keras"),
-            )
-        else:
-            import mlflow.sklearn
-
-            est, Xe = model, fitted.transform(X_example)
-            if pre is not None:
-                from sklearn.pipeline import make_pipeline
-
-                est, Xe = make_pipeline(pre, model), X_example
-            if thr is not None:
-                from imbsweep.threshold import with_threshold
-
-                est = with_threshold(est, thr)
-            kw: dict[str, Any] = {}
-            if self.sklearn_format == "skops":
-                kw["skops_trusted_types"] = skops_trusted_types(est)
-            Model.log(
-                artifact_path=None,
-                name="model",
-                flavor=mlflow.sklearn,
-                run_id=run_id,
-                sk_model=est,
-                signature=infer_signature(Xe, est.predict_proba(Xe)),
-                pip_requirements=pip_requirements("sklearn", getattr(fitted, "packages", ())),
-                serialization_format=self.sklearn_format,
-                **kw,
-            )
+    def close(self) -> None:
+        self.writer.close()
 
 
-_TRUSTED: dict[tuple[type, ...], list[str]] = {}
+class NullTracker(Tracker):
+    """Tracking off: the same calls, none of them doing anything (benchmarks, tests)."""
 
+    enabled = False
+    log_models = False
+    experiment_id = None
+    client = None
 
-def skops_trusted_types(est: Any) -> list[str]:
-    """The types skops refuses by default but that our own fitted objects contain.
+    def __init__(self, enabled: bool = False, uri: str | None = None, **_: Any):
+        self.uri = uri or default_tracking_uri()
 
-    Found by one trial dump per kind of estimator (cached), not hard-coded, so a new model
-    or sampler needs no list to maintain.
-    """
-    import skops.io as sio
+    def create_run(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
-    key = (type(est), *(type(s) for s in getattr(est, "named_steps", {}).values()))
-    if key not in _TRUSTED:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "m.skops"
-            sio.dump(est, path)
-            _TRUSTED[key] = sio.get_untrusted_types(file=path)
-    return _TRUSTED[key]
+    def _nothing(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    log_params = log_metrics = log_files = log_dataset = set_tags = _nothing
+    end_run = fail_run = log_model = submit = drain = close = _nothing

