@@ -272,3 +272,16 @@ def test_the_dataset_row_race_is_retried_and_other_errors_are_not(monkeypatch):
     assert calls == ["r", "r"]
     with pytest.raises(RuntimeError, match="tags.key"):
         c.log_batch("r", tags=[])
+
+
+def test_the_hydra_state_launchers_ship_to_workers_pickles():
+    # Dask and joblib send Hydra's singleton state (with every registered OmegaConf resolver)
+    # to their workers: a resolver that closes over a ContextVar broke every parallel sweep.
+    import cloudpickle
+    from hydra.core.singleton import Singleton
+
+    import imbsweep.config  # noqa: F401  (both register resolvers, as in a sweep's driver)
+    import imbsweep.methods.data_aware  # noqa: F401
+
+    state = cloudpickle.loads(cloudpickle.dumps(Singleton.get_state()))
+    assert {"minority_k", "class_weight", "project_root"} <= set(state["omegaconf_resolvers"])

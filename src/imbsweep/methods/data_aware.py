@@ -139,13 +139,20 @@ def _folds(n_small: int, k: int, what: str) -> int:
     return min(k, n_small)
 
 
+class _Resolver:
+    """One of :data:`RESOLVERS`, picklable by name: Hydra ships the registered resolvers to
+    launcher workers (Dask, joblib), and a closure over :data:`ROWS` (a ContextVar) cannot go."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, *args: Any, _root_: Any) -> Any:
+        return RESOLVERS[self.name][0](_root_.method, ROWS.get(), *args)
+
+
 def _register() -> None:
-    for name, (fn, _) in RESOLVERS.items():
-
-        def resolver(*args, _root_, _fn=fn):
-            return _fn(_root_.method, ROWS.get(), *args)
-
-        OmegaConf.register_new_resolver(name, resolver, replace=True)
+    for name in RESOLVERS:
+        OmegaConf.register_new_resolver(name, _Resolver(name), replace=True)
 
 
 _register()
