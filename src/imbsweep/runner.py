@@ -25,6 +25,7 @@ from imbsweep.evaluation import (
     METRICS,
     confusion,
     evaluate,
+    pr_curve,
     reliability,
     report_dict,
     report_text,
@@ -343,6 +344,7 @@ def run_seed(
                 "classification_report.txt": report_text(y_test, y_pred),
                 "classification_report.json": json.dumps(report_dict(y_test, y_pred), indent=2),
                 "reliability.json": json.dumps(reliability(y_test, score)),
+                "pr_curve.json": json.dumps(pr_curve(y_test, score)),
                 "confusion_matrix.json": json.dumps(
                     {
                         "labels": [0, 1],
