@@ -16,9 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-
-from imbsweep import tracking
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BIN = Path(sys.executable).parent
@@ -53,11 +50,9 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory):
-    """A small sweep's store served by `mlflow ui`; both start at once (the store first)."""
-    tmp = tmp_path_factory.mktemp("browser")
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    tracking.setup(uri, "imbsweep")  # schema and experiment once, before two processes use it
+def ui(small_sweep):
+    """`mlflow ui` over the shared small sweep's store, on a free port."""
+    uri, sweep_dir = small_sweep
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
@@ -70,22 +65,6 @@ def ui(tmp_path_factory):
         text=True,
     )
     try:
-        sweep_dir = tmp / "sweep"
-        r = run_cli(
-            [
-                "imbsweep",
-                "method=naive,brf",
-                "dataset=synthetic,fraud",
-                "seeds=2",
-                "dataset.n_samples=1000",
-                "method.n_estimators=10",
-                "hydra/launcher=basic",
-                f"hydra.sweep.dir={sweep_dir}",
-            ],
-            tmp,
-            uri,
-        )
-        assert r.returncode == 0, r.stderr[-3000:]
         _wait_http(f"http://127.0.0.1:{port}/health", server, 120)
         yield f"http://127.0.0.1:{port}", uri, sweep_dir
     finally:
@@ -142,8 +121,10 @@ def test_mlflow_ui_shows_sweep_job_and_seed_runs_and_the_headline_column(ui, bro
     expand("brf trees=10 | fraud")
     page.get_by_text("seed=1 brf trees=10", exact=True).first.wait_for()
     # The job run's minority_f1 cell shows the mean over its seeds (the store's value).
-    row = page.get_by_role("row").filter(has_text="brf trees=10 | fraud").first
-    cell = row.locator('[role=gridcell][col-id*="minority_f1"]').first
+    # The grid splits a row in two (pinned name column, the rest): the same row-index.
+    idx = page.get_by_role("row").filter(has_text="brf trees=10 | fraud").first
+    idx = idx.get_attribute("row-index")
+    cell = page.locator(f'[role=row][row-index="{idx}"] [col-id="metrics.`minority_f1`"]').first
     shown = cell.inner_text().strip()
     assert float(shown) == pytest.approx(job["metrics.minority_f1"], abs=1e-3), shown
     page.close()

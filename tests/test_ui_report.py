@@ -1,7 +1,7 @@
 """What a person compares: job and seed runs in the MLflow store, and the sweep's report.html.
 
-The slow tests share one small real sweep (2 methods x 2 datasets x 3 seeds) on a fresh sqlite
-store; the browser test is in test_browser.py.
+The slow tests share one small real sweep (conftest's ``small_sweep``) with the browser test
+(test_browser.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
 
 from imbsweep import report_html
 
@@ -73,27 +72,6 @@ def test_confusion_matrix_from_the_seed_metrics(tmp_path):
     page = report_html.write(rows, tmp_path, {}, "t", plots=False)
     p = parse(page)
     assert p.sections == ["ranges", "confusion"] and p.images == []
-
-
-@pytest.fixture(scope="module")
-def small_sweep(tmp_path_factory):
-    """One real sweep through the CLI on a fresh sqlite store: (uri, sweep dir)."""
-    tmp = tmp_path_factory.mktemp("ui")
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    sweep_dir = tmp / "sweep"
-    args = [
-        "imbsweep",
-        "method=naive,brf",
-        "dataset=synthetic,fraud",
-        "seeds=3",
-        "dataset.n_samples=1000",
-        "method.n_estimators=10",
-        "hydra/launcher=basic",
-        f"hydra.sweep.dir={sweep_dir}",
-    ]
-    r = run_cli(args, tmp, uri)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return uri, sweep_dir
 
 
 def _runs(uri: str) -> pd.DataFrame:
