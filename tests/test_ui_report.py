@@ -72,6 +72,9 @@ def test_confusion_matrix_from_the_seed_metrics(tmp_path):
     page = report_html.write(rows, tmp_path, {}, "t", plots=False)
     p = parse(page)
     assert p.sections == ["ranges", "confusion"] and p.images == []
+    # Runs without pr_curve.json (older sweeps, rebuilt by imbsweep-report): a note, no crash.
+    p = parse(report_html.write(rows.drop(columns="test_class0"), tmp_path, {}, "t"))
+    assert p.sections == ["ranges", "plots", "pr", "confusion"] and len(p.images) == 1
 
 
 def _runs(uri: str) -> pd.DataFrame:

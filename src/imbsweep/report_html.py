@@ -157,6 +157,8 @@ def strip_plots(rows: pd.DataFrame) -> str:
     """One figure per dataset: a box per method with its seeds as points, one panel per metric."""
     plt = _matplotlib()
     metrics = [m for m in HEADLINE if m in rows]
+    if not metrics:
+        return '<p class="note">No metrics to plot.</p>'
     datasets = list(dict.fromkeys(rows["dataset"]))
     parts = []
     for ds in datasets[:MAX_DATASET_PANELS]:
@@ -230,12 +232,13 @@ def pr_curves(rows: pd.DataFrame, curves: dict[str, dict]) -> str:
     fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4.5), squeeze=False)
     for ax, ds in zip(axes[0], shown, strict=True):
         d = rows[rows["dataset"] == ds]
-        prevalence = float((d["test_class1"] / (d["test_class0"] + d["test_class1"])).mean())
         for label, c in curves[str(ds)].items():
             p = np.asarray(c["precision"])
             ax.plot(c["recall"], p.mean(axis=0), lw=1.5, label=f"{label} ({len(p)} seeds)")
             ax.fill_between(c["recall"], p.min(axis=0), p.max(axis=0), alpha=0.15)
-        ax.axhline(prevalence, color="grey", lw=1, ls="--", label="no skill (prevalence)")
+        if "test_class1" in d and "test_class0" in d:
+            prevalence = float((d["test_class1"] / (d["test_class0"] + d["test_class1"])).mean())
+            ax.axhline(prevalence, color="grey", lw=1, ls="--", label="no skill (prevalence)")
         ax.set(xlabel="recall (class 1)", ylabel="precision (class 1)", xlim=(0, 1), ylim=(0, 1))
         ax.set_title(f"{ds}: test rows, mean over seeds (band: min–max)", fontsize=9)
         ax.legend(fontsize=7, loc="lower left")
@@ -284,7 +287,7 @@ def _csv_section(path: Path | None, note: str) -> str:
     if len(df) > MAX_TABLE_ROWS:
         cut = f'<p class="note">First {MAX_TABLE_ROWS} of {len(df)} rows; all in {path.name}.</p>'
         df = df.head(MAX_TABLE_ROWS)
-    text = [c for c in df.columns if df[c].dtype == object]
+    text = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
     return f'<p class="note">{_esc(note)}</p>' + _table(df, path.stem, left=text) + cut
 
 
