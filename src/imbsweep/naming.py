@@ -26,6 +26,29 @@ def job_run_name(label: str, dataset: str, several_datasets: bool) -> str:
     return f"{label} | {dataset}" if several_datasets else label
 
 
+def job_run_names(jobs: list[tuple[str, str, list[str]]]) -> list[str]:
+    """Names of a sweep's job runs from (label, dataset, overrides), each telling its job apart.
+
+    The dataset joins the label when the sweep has several; jobs that would still share a name
+    (a sweep over a key the label leaves out, e.g. ``split.test_size``) get the overrides that
+    differ between them, as the report's labels do.
+    """
+    several = len({d for _, d, _ in jobs}) > 1
+    names = [job_run_name(label, d, several) for label, d, _ in jobs]
+    groups: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        groups.setdefault(n, []).append(i)
+    for name, idx in groups.items():
+        if len(idx) < 2:
+            continue
+        sets = [set(jobs[i][2]) for i in idx]
+        common = set.intersection(*sets)
+        for i, own in zip(idx, sets, strict=True):
+            extra = " ".join(sorted(own - common))
+            names[i] = f"{name} [{extra}]" if extra else name
+    return names
+
+
 def override_keys(overrides: str | list[str]) -> set[str]:
     """The config keys a job's Hydra overrides set (``method=brf`` -> ``method.name``)."""
     items = overrides.split() if isinstance(overrides, str) else overrides
