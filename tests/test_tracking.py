@@ -74,6 +74,7 @@ def test_job_logs_runs_params_metrics_artifacts(store, tmp_path):
             "classification_report.txt",
             "classification_report.json",
             "confusion_matrix.json",
+            "pr_curve.json",
         } <= arts
         rep = json.loads(
             client.download_artifacts(run.info.run_id, "classification_report.json", str(tmp_path))
