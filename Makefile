@@ -29,7 +29,15 @@ $(STAMP): pyproject.toml requirements.lock
 	echo "== installed in $$(( $$(date +%s) - t0 )) s"
 	@touch $(STAMP)
 
+# The browser test (tests/test_browser.py) drives Debian's chromium through Playwright; Playwright's
+# own browser download is not used. Installed here when missing and we are root (CI is).
 install: $(STAMP)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "== chromium (Debian) for the browser test"; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "== no chromium: the browser test will be skipped (as root: apt-get install chromium)"; fi; }
 
 ## Optuna's dashboard on the tuning studies (sweeps/tune_*: optuna.db): http://127.0.0.1:8080
 dashboard: install

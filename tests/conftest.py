@@ -47,3 +47,27 @@ def run_cli(
     e = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     e.update(MLFLOW_TRACKING_URI=uri, PATH=f"{BIN}:{os.environ.get('PATH', '')}", **env)
     return subprocess.run(args, cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def small_sweep(tmp_path_factory):
+    """One real sweep through the CLI on a fresh sqlite store: (uri, sweep dir).
+
+    2 methods x 2 datasets x 3 seeds; shared by the tests that read what a person compares.
+    """
+    tmp = tmp_path_factory.mktemp("ui")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    sweep_dir = tmp / "sweep"
+    args = [
+        "imbsweep",
+        "method=naive,brf",
+        "dataset=synthetic,fraud",
+        "seeds=3",
+        "dataset.n_samples=1000",
+        "method.n_estimators=10",
+        "hydra/launcher=basic",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    r = run_cli(args, tmp, uri)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return uri, sweep_dir

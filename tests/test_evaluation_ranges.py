@@ -178,3 +178,19 @@ def test_jobs_sharing_a_label_are_never_pooled():
     )
     single = rows.assign(job_id="j1")
     assert list(distinct_labels(single)) == ["smote_ann k=5"] * 4
+
+
+def test_pr_curve_is_sklearns_envelope_on_a_recall_grid():
+    from sklearn.metrics import precision_recall_curve
+
+    from imbsweep.evaluation import pr_curve
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.1).astype(int)
+    score = np.clip(y * 0.3 + rng.random(300) * 0.7, 0, 1)
+    c = pr_curve(y, score)
+    p, r, _ = precision_recall_curve(y, score)
+    assert len(c["recall"]) == 101 and c["recall"][0] == 0.0 and c["recall"][-1] == 1.0
+    for rec, prec in zip(c["recall"], c["precision"], strict=True):
+        # Interpolated precision: the best precision at any recall >= this one.
+        assert prec == pytest.approx(p[r >= rec].max(), abs=1e-4)

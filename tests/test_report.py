@@ -101,3 +101,18 @@ def test_job_runs_carry_the_ci_of_each_mean():
     assert (agg["minority_f1_ci_low"], agg["minority_f1_ci_high"]) == (lo, hi)
     assert agg["minority_f1_std"] == pytest.approx(0.1)  # ddof=1
     assert "fit_seconds_ci_low" not in agg  # bookkeeping numbers get no interval
+    assert agg["minority_f1"] == pytest.approx(0.6) and agg["fit_seconds"] == 1.0
+    assert agg["fit_seconds_max"] == 1.0 and "minority_f1_mean" not in agg
+
+
+def test_job_runs_spread_only_where_it_is_read():
+    from imbsweep.runner import aggregate
+
+    seeds = [
+        {"val_brier": 0.1, "train_class1": 40.0, "predicted_positives": 0.0},
+        {"val_brier": 0.3, "train_class1": 42.0, "predicted_positives": 5.0},
+    ]
+    agg = aggregate(seeds)
+    assert agg["val_brier"] == pytest.approx(0.2) and "val_brier_ci_high" in agg
+    assert agg["train_class1"] == 41.0 and "train_class1_std" not in agg
+    assert agg["n_seeds_no_positive"] == 1

@@ -37,14 +37,19 @@ def test_job_logs_runs_params_metrics_artifacts(store, tmp_path):
     assert job.data.params["method.n_estimators"] == "10"
     assert job.data.params["method.replacement"] == "True"
     assert "method.epochs" not in job.data.params  # only the keys this method reads
+    # Only what tells jobs apart: the method's keys, the dataset, the seeds.
+    assert job.data.params["dataset.name"] == "synthetic" and job.data.params["seeds"] == "[3, 4]"
+    assert "split.test_size" not in job.data.params and "tracking.uri" not in job.data.params
     for m in ("minority_f1", "accuracy"):
         vals = [r[m] for r in result.metrics]
-        assert job.data.metrics[f"{m}_mean"] == pytest.approx(np.mean(vals))
+        # The mean under the seed runs' own name: one UI column compares both levels.
+        assert job.data.metrics[m] == pytest.approx(np.mean(vals))
+        assert f"{m}_mean" not in job.data.metrics
         assert job.data.metrics[f"{m}_max"] == pytest.approx(max(vals))
         assert job.data.metrics[f"{m}_std"] == pytest.approx(np.std(vals, ddof=1))
 
     seeds = children(job.info.run_id)
-    assert [r.info.run_name for r in seeds] == ["brf trees=10 seed=3", "brf trees=10 seed=4"]
+    assert [r.info.run_name for r in seeds] == ["seed=3 brf trees=10", "seed=4 brf trees=10"]
     for run, expected in zip(seeds, result.metrics, strict=True):
         t, p, m = run.data.tags, run.data.params, run.data.metrics
         assert (t["method"], t["dataset"], t["run_level"]) == ("brf", "synthetic", "seed")
@@ -69,6 +74,7 @@ def test_job_logs_runs_params_metrics_artifacts(store, tmp_path):
             "classification_report.txt",
             "classification_report.json",
             "confusion_matrix.json",
+            "pr_curve.json",
         } <= arts
         rep = json.loads(
             client.download_artifacts(run.info.run_id, "classification_report.json", str(tmp_path))

@@ -58,6 +58,8 @@ def test_small_study_end_to_end_then_resume(tmp_path):
     table = (tmp_path / "sweep" / "ranges.md").read_text()
     assert "| default: brf trees=100 | 3 |" in table
     assert f"| best: brf trees={study.best_params['method.n_estimators']} | 3 |" in table
+    page = (tmp_path / "sweep" / "report.html").read_text()  # the final table, on one page
+    assert "defaults vs tuned" in page and "default: brf trees=100" in page
     # Same seeds and splits for both final jobs.
     finals = [
         r

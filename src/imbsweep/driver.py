@@ -364,11 +364,13 @@ class SweepDriver:
         delay the first unit by minutes, so it overlaps the units instead.
         """
         from imbsweep.data import load_dataset
-        from imbsweep.runner import data_params, job_params, job_tags
+        from imbsweep.naming import job_run_names, job_run_params
+        from imbsweep.runner import job_params, job_tags
 
         t = self.tracker
         new: list[tuple[Job, dict]] = []
-        for job in jobs:
+        names = job_run_names([(j.label, j.dataset, j.overrides) for j in jobs])
+        for job, name in zip(jobs, names, strict=True):
             if job.run_id is not None:
                 if len(job.done) < len(job.seeds):
                     t.client.update_run(job.run_id, status="RUNNING")
@@ -376,8 +378,8 @@ class SweepDriver:
             ds = load_dataset(job.cfg["dataset"])
             tags = job_tags(job.cfg, ds, " ".join(job.overrides), self.sweep_id)
             tags.update({tracking.TAG_LEVEL: "job", tracking.TAG_JOB_KEY: job.key})
-            job.run_id = t.create_run(job.label, tags, self.sweep_id)
-            new.append((job, {**job_params(job.cfg), **data_params(ds)}))
+            job.run_id = t.create_run(name, tags, self.sweep_id)
+            new.append((job, job_run_params(job_params(job.cfg), job.overrides)))
 
         def log_params() -> None:
             for job, params in new:

@@ -14,6 +14,7 @@ from sklearn.metrics import (
     classification_report,
     confusion_matrix,
     log_loss,
+    precision_recall_curve,
     roc_auc_score,
 )
 
@@ -71,6 +72,22 @@ def reliability(y_true, score, n_bins: int = 10) -> dict[str, list]:
         "score_sum": np.bincount(b, weights=s, minlength=n_bins).tolist(),
         "positives": np.bincount(b, weights=y, minlength=n_bins).astype(int).tolist(),
     }
+
+
+def pr_curve(y_true, score, n_points: int = 101) -> dict[str, list]:
+    """Precision-recall curve on a fixed recall grid, so the curves of many seeds average.
+
+    Interpolated precision (the best precision at recall >= r), as in PASCAL VOC: the envelope
+    of sklearn's curve, ~2 kB per run whatever the number of test rows.
+    """
+    precision, recall, _ = precision_recall_curve(np.asarray(y_true), np.asarray(score))
+    order = np.argsort(recall, kind="stable")
+    r, p = recall[order], precision[order]
+    envelope = np.maximum.accumulate(p[::-1])[::-1]
+    grid = np.linspace(0.0, 1.0, n_points)
+    idx = np.searchsorted(r, grid, side="left")
+    prec = np.where(idx < len(r), envelope[np.minimum(idx, len(r) - 1)], 0.0)
+    return {"recall": grid.round(4).tolist(), "precision": prec.round(4).tolist()}
 
 
 def report_dict(y_true, y_pred) -> dict:

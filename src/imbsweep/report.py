@@ -5,7 +5,8 @@
   corrected resampled t-test and Wilcoxon signed-rank, Holm-adjusted per dataset and metric;
 - across datasets: mean ranks, win/tie/loss, Friedman / Iman-Davenport, Nemenyi, Holm, Wilcoxon
   (``significance.csv``) and a critical-difference diagram (``cd_diagram.png``);
-- ``reliability.png``: a reliability diagram per method (one-dataset sweeps).
+- ``reliability.png``: a reliability diagram per method (one-dataset sweeps);
+- ``report.html``: all of it on one self-contained page (imbsweep.report_html).
 
 Used at the end of a sweep and by ``imbsweep-report`` to rebuild any past sweep's report.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imbsweep import cross_dataset, ranges, stats, tracking
+from imbsweep import cross_dataset, ranges, report_html, stats, tracking
 
 log = logging.getLogger(__name__)
 
@@ -356,6 +357,10 @@ def report(
                     files["reliability.png"] = reliability_plot(data, out_dir / "reliability.png")
             else:
                 log.info("reliability diagram skipped: more than %d runs", MAX_RELIABILITY_RUNS)
+    if not rows.empty:
+        files["report.html"] = report_html.write(
+            rows, out_dir, files, title, note.strip(), plots=do_plot
+        )
     print("\n" + md, flush=True)
     return files
 

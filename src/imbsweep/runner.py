@@ -25,11 +25,13 @@ from imbsweep.evaluation import (
     METRICS,
     confusion,
     evaluate,
+    pr_curve,
     reliability,
     report_dict,
     report_text,
 )
 from imbsweep.methods import SkipMethod, check_method_data, fit_method, method_keys
+from imbsweep.naming import job_run_params, seed_run_name
 from imbsweep.stats import mean_ci, sample_std
 from imbsweep.threshold import oof_threshold
 
@@ -86,19 +88,29 @@ def data_params(ds: Dataset) -> dict[str, Any]:
 
 
 def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
-    """mean / std / min / max of every metric across seeds (sample std, as the ranges table),
-    and the 95% CI of the mean of the evaluation metrics (NaN, so not logged, for one seed)."""
+    """A job run's metrics from its seeds' (README, "Metrics of a job run").
+
+    Every seed metric's mean under the seed run's own name, so one column of the MLflow UI
+    compares job and seed runs. The spread only where it is read: ``_std`` (sample, as the
+    ranges table), ``_min``, ``_max`` and the 95% t-interval of the mean ``_ci_low``,
+    ``_ci_high`` (NaN, so not logged, for one seed) for the evaluation metrics (and their
+    ``val_`` twins); ``_std``, ``_min``, ``_max`` for ``fit_seconds``.
+    """
     out: dict[str, float] = {}
     if not metrics:
         return out
-    for key in metrics[0]:
+    for key in dict.fromkeys(k for m in metrics for k in m):
         vals = np.array([m[key] for m in metrics if key in m], dtype=float)
-        out[f"{key}_mean"] = float(vals.mean())
-        out[f"{key}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-        out[f"{key}_min"] = float(vals.min())
-        out[f"{key}_max"] = float(vals.max())
-        if key in METRICS or key in CALIBRATION_METRICS:  # 95% t-interval of the mean
+        out[key] = float(vals.mean())
+        evaluated = key.removeprefix("val_") in (*METRICS, *CALIBRATION_METRICS)
+        if evaluated or key == "fit_seconds":
+            out[f"{key}_std"] = sample_std(vals)
+            out[f"{key}_min"] = float(vals.min())
+            out[f"{key}_max"] = float(vals.max())
+        if evaluated:
             _, out[f"{key}_ci_low"], out[f"{key}_ci_high"] = mean_ci(vals)
+    # Seeds whose model predicted no minority row on the test rows (F1 = 0 by default).
+    out["n_seeds_no_positive"] = sum(m.get("predicted_positives", 1) == 0 for m in metrics)
     return out
 
 
@@ -138,10 +150,10 @@ def run_job(
     job_id = tracker.create_run(label, {**tags, tracking.TAG_LEVEL: "job"}, sweep_run_id)
     result.run_id = job_id
     try:
-        tracker.log_params(job_id, params)
+        tracker.log_params(job_id, job_run_params(params, overrides))
         t_start = time.perf_counter()
         for i, seed in enumerate(seeds):
-            name = f"{label} seed={seed}"
+            name = seed_run_name(label, seed)
             stags = {**tags, tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)}
             run_id = tracker.create_run(name, stags, job_id)
             try:
@@ -177,10 +189,6 @@ def run_job(
         agg = aggregate(result.metrics)
         agg["n_seeds"] = len(result.metrics)
         agg["n_skipped"] = len(result.skipped)
-        # Seeds whose model predicted no minority row on the test rows (F1 = 0 by default).
-        agg["n_seeds_no_positive"] = sum(
-            m.get("predicted_positives", 1) == 0 for m in result.metrics
-        )
         tracker.log_metrics(job_id, agg)
         if result.skipped:
             tracker.set_tags(job_id, {"skipped": json.dumps(result.skipped)[:5000]})
@@ -234,7 +242,7 @@ def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
     tags.update({tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)})
     if unit.get("job_key"):
         tags[tracking.TAG_JOB_KEY] = unit["job_key"]
-    name = f"{method_label(cfg['method'])} seed={seed}"
+    name = seed_run_name(method_label(cfg["method"]), seed)
     run_id = tracker.create_run(name, tags, unit.get("job_run_id"))
     params = {**job_params(cfg), **data_params(ds), "seed": seed}
     try:
@@ -336,6 +344,7 @@ def run_seed(
                 "classification_report.txt": report_text(y_test, y_pred),
                 "classification_report.json": json.dumps(report_dict(y_test, y_pred), indent=2),
                 "reliability.json": json.dumps(reliability(y_test, score)),
+                "pr_curve.json": json.dumps(pr_curve(y_test, score)),
                 "confusion_matrix.json": json.dumps(
                     {
                         "labels": [0, 1],

@@ -1,0 +1,68 @@
+"""What a person sees in the MLflow UI: run names and the params of job runs.
+
+The runs table truncates names after ~25 characters, so a seed run's name starts with its
+seed; a job run's name carries its dataset when the sweep has more than one. Job runs log only
+the params that tell jobs apart (the method's own keys, the dataset, the seeds and whatever
+the sweep varied), so the compare view's columns and parallel-coordinates plot open on those.
+Seed runs keep the whole resolved config (the report pairs runs on it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Always on a job run, besides the method's keys (``method.*``).
+JOB_PARAM_KEYS = ("dataset.name", "seeds", "stage")
+CONFIG_GROUPS = ("dataset", "method")
+
+
+def seed_run_name(label: str, seed: int) -> str:
+    """``seed=3 smote_ann k=5``: the seed survives the UI's truncation."""
+    return f"seed={seed} {label}"
+
+
+def job_run_name(label: str, dataset: str, several_datasets: bool) -> str:
+    """``brf trees=100 | pima``; the dataset only when the sweep has more than one."""
+    return f"{label} | {dataset}" if several_datasets else label
+
+
+def job_run_names(jobs: list[tuple[str, str, list[str]]]) -> list[str]:
+    """Names of a sweep's job runs from (label, dataset, overrides), each telling its job apart.
+
+    The dataset joins the label when the sweep has several; jobs that would still share a name
+    (a sweep over a key the label leaves out, e.g. ``split.test_size``) get the overrides that
+    differ between them, as the report's labels do.
+    """
+    several = len({d for _, d, _ in jobs}) > 1
+    names = [job_run_name(label, d, several) for label, d, _ in jobs]
+    groups: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        groups.setdefault(n, []).append(i)
+    for name, idx in groups.items():
+        if len(idx) < 2:
+            continue
+        sets = [set(jobs[i][2]) for i in idx]
+        common = set.intersection(*sets)
+        for i, own in zip(idx, sets, strict=True):
+            extra = " ".join(sorted(own - common))
+            names[i] = f"{name} [{extra}]" if extra else name
+    return names
+
+
+def override_keys(overrides: str | list[str]) -> set[str]:
+    """The config keys a job's Hydra overrides set (``method=brf`` -> ``method.name``)."""
+    items = overrides.split() if isinstance(overrides, str) else overrides
+    out = set()
+    for o in items:
+        key = o.split("=", 1)[0].lstrip("+~")
+        if "=" not in o or key.startswith(("hydra.", "unit.")):
+            continue
+        # A config group choice (`dataset=pima`) selects a preset: its name is the param.
+        out.add(f"{key}.name" if key in CONFIG_GROUPS else key)
+    return out
+
+
+def job_run_params(full: dict[str, Any], overrides: str | list[str] = ()) -> dict[str, Any]:
+    """From a seed run's params (``runner.job_params``): the ones that tell job runs apart."""
+    keep = set(JOB_PARAM_KEYS) | override_keys(overrides)
+    return {k: v for k, v in full.items() if k.startswith("method.") or k in keep}

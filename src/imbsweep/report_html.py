@@ -1,0 +1,374 @@
+"""One self-contained HTML page per sweep: ``report.html`` beside ``ranges.md``.
+
+It gathers what the sweep's other files hold and what a person wants to look at first: the
+ranges table, per-seed strip plots over box plots per metric and method, precision-recall
+curves and confusion matrices per method, the statistics tables (``paired.csv``,
+``significance.csv``) and the critical-difference and reliability diagrams. Images are PNGs in
+``data:`` URIs and the style is inline: the file opens offline, mailed or copied anywhere.
+
+Confusion matrices come from each seed run's metrics (class counts, recall, predicted
+positives), not from artifacts. Precision-recall curves come from each seed run's
+``pr_curve.json`` (interpolated precision on a fixed recall grid), averaged over seeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from imbsweep.stats import mean_ci, sample_std
+
+log = logging.getLogger(__name__)
+
+# Rows of the ranges table and panels of the plots, in this order, when a sweep logged them.
+HEADLINE = {
+    "minority_f1": "Class 1 F1",
+    "minority_precision": "Class 1 precision",
+    "minority_recall": "Class 1 recall",
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "average_precision": "Average precision (PR-AUC)",
+    "roc_auc": "ROC-AUC",
+    "brier": "Brier (lower is better)",
+}
+# Panels per figure are one per dataset; beyond this the cross-dataset tables say more.
+MAX_DATASET_PANELS = 6
+# Reading each seed run's pr_curve.json costs one artifact download: only for small sweeps.
+MAX_CURVE_RUNS = 400
+# Longer statistics tables are cut (the CSV beside the report has every row).
+MAX_TABLE_ROWS = 300
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem auto;
+max-width:80rem;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;vertical-align:top}
+th{background:#f3f3f3}td.l,th.l{text-align:left}
+.note{color:#555;font-size:.85rem;max-width:60rem}
+img{max-width:100%;height:auto;border:1px solid #eee}
+.cms{display:flex;flex-wrap:wrap;gap:1rem}.cms table{margin:0}
+nav a{margin-right:1rem}.wide{overflow-x:auto}small{color:#555}.ranges td{white-space:nowrap}
+"""
+
+
+# ---------------------------------------------------------------------------- pieces
+
+
+def _esc(x: object) -> str:
+    return html.escape(str(x))
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode()
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _fig_png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+class _Raw(str):
+    """A cell that is HTML already (built here from numbers), not text to escape."""
+
+
+def _table(df: pd.DataFrame | list[dict], cls: str, left: Iterable[str] = ()) -> str:
+    """An HTML table of a frame or of records (records keep :class:`_Raw` cells as they are)."""
+    left = set(left)
+    recs = df.to_dict("records") if isinstance(df, pd.DataFrame) else df
+    columns = list(df.columns) if isinstance(df, pd.DataFrame) else list(recs[0]) if recs else []
+    head = "".join(f'<th class="{"l" if c in left else ""}">{_esc(c)}</th>' for c in columns)
+    body = []
+    for rec in recs:
+        cells = []
+        for c in columns:
+            v = rec.get(c, "")
+            if isinstance(v, float):
+                v = "" if np.isnan(v) else f"{v:.4g}"
+            text = v if isinstance(v, _Raw) else _esc(v)
+            cells.append(f'<td class="{"l" if c in left else ""}">{text}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<div class="wide"><table class="{cls}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _groups(rows: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(dataset, label, its seed rows), datasets and labels in the sweep's order."""
+    out = []
+    for ds in dict.fromkeys(rows["dataset"]):
+        d = rows[rows["dataset"] == ds]
+        for label in dict.fromkeys(d["label"]):
+            out.append((str(ds), str(label), d[d["label"] == label]))
+    return out
+
+
+def _matplotlib():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def ranges_table(rows: pd.DataFrame) -> str:
+    """Per dataset and method: mean ± sd, min–max and the 95% CI of the mean of each metric."""
+    metrics = [m for m in HEADLINE if m in rows]
+    multi = rows["dataset"].nunique() > 1
+    recs = []
+    for ds, label, g in _groups(rows):
+        rec = ({"Dataset": ds} if multi else {}) | {"Method": label, "Seeds": len(g)}
+        for m in metrics:
+            v = g[m].astype(float).dropna().to_numpy()
+            if v.size == 0:
+                rec[HEADLINE[m]] = ""
+                continue
+            mean, lo, hi = mean_ci(v)
+            ci = f"<br>CI {lo:.3f}–{hi:.3f}" if np.isfinite(lo) else ""
+            rec[HEADLINE[m]] = _Raw(
+                f"<b>{mean:.3f}</b> ± {sample_std(v):.3f}"
+                f"<br><small>{v.min():.3f}–{v.max():.3f}{ci}</small>"
+            )
+        recs.append(rec)
+    return _table(recs, "ranges", left=("Dataset", "Method"))
+
+
+def strip_plots(rows: pd.DataFrame) -> str:
+    """One figure per dataset: a box per method with its seeds as points, one panel per metric."""
+    plt = _matplotlib()
+    metrics = [m for m in HEADLINE if m in rows]
+    if not metrics:
+        return '<p class="note">No metrics to plot.</p>'
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    parts = []
+    for ds in datasets[:MAX_DATASET_PANELS]:
+        d = rows[rows["dataset"] == ds]
+        labels = list(dict.fromkeys(d["label"]))
+        ncol = min(4, len(metrics))
+        nrow = -(-len(metrics) // ncol)
+        fig, axes = plt.subplots(
+            nrow,
+            ncol,
+            figsize=(3.6 * ncol, (0.35 * len(labels) + 1.3) * nrow),
+            sharey=True,
+            squeeze=False,
+        )
+        rng = np.random.default_rng(0)
+        for ax, m in zip(axes.flat, metrics, strict=False):
+            vals = [d.loc[d["label"] == lab, m].astype(float).dropna().to_numpy() for lab in labels]
+            ax.boxplot(vals, positions=range(len(labels)), orientation="horizontal", widths=0.5)
+            for i, v in enumerate(vals):
+                ax.scatter(v, i + rng.uniform(-0.15, 0.15, len(v)), s=10, alpha=0.6, zorder=3)
+            ax.set_title(HEADLINE[m], fontsize=9)
+            ax.tick_params(labelsize=8)
+            ax.grid(axis="x", alpha=0.3)
+        for ax in axes.flat[len(metrics) :]:
+            ax.set_visible(False)
+        axes[0][0].set_yticks(range(len(labels)), labels)
+        axes[0][0].invert_yaxis()  # first method on top, as in the table
+        fig.suptitle(f"{ds}: one point per seed", fontsize=10)
+        parts.append(_img(_fig_png(fig), f"strip plots {ds}"))
+    if len(datasets) > MAX_DATASET_PANELS:
+        parts.append(
+            f'<p class="note">Plots for the first {MAX_DATASET_PANELS} of {len(datasets)} '
+            "datasets; the tables cover all.</p>"
+        )
+    return "\n".join(parts)
+
+
+def confusion_matrices(rows: pd.DataFrame) -> str:
+    """Per dataset and method: test rows by true and predicted class, mean per seed.
+
+    From the seed runs' metrics: TP = recall x positives, FP = predicted positives - TP.
+    """
+    need = ("test_class0", "test_class1", "predicted_positives", "minority_recall")
+    if not all(c in rows for c in need):
+        return '<p class="note">The seed runs lack the counts a confusion matrix needs.</p>'
+    out = []
+    for ds, label, g in _groups(rows):
+        pos, neg = g["test_class1"].astype(float), g["test_class0"].astype(float)
+        tp = (g["minority_recall"].astype(float) * pos).round()
+        fp = g["predicted_positives"].astype(float) - tp
+        cm = np.array([[(neg - fp).mean(), fp.mean()], [(pos - tp).mean(), tp.mean()]])
+        share = cm / cm.sum(axis=1, keepdims=True)
+        cells = [[f"{cm[i, j]:.1f} ({share[i, j]:.0%})" for j in (0, 1)] for i in (0, 1)]
+        name = f"{label}" + (f" — {ds}" if rows["dataset"].nunique() > 1 else "")
+        out.append(
+            '<table class="confusion"><caption>' + _esc(name) + f" ({len(g)} seeds)</caption>"
+            "<tr><th></th><th>predicted 0</th><th>predicted 1</th></tr>"
+            f"<tr><th>true 0</th><td>{cells[0][0]}</td><td>{cells[0][1]}</td></tr>"
+            f"<tr><th>true 1</th><td>{cells[1][0]}</td><td>{cells[1][1]}</td></tr></table>"
+        )
+    return '<div class="cms">' + "".join(out) + "</div>"
+
+
+def pr_curves(rows: pd.DataFrame, curves: dict[str, dict]) -> str:
+    """Mean interpolated precision over seeds per method, shaded between the seeds' min and max."""
+    if not curves:
+        return '<p class="note">No precision-recall data (seed runs without pr_curve.json).</p>'
+    plt = _matplotlib()
+    datasets = [d for d in dict.fromkeys(rows["dataset"]) if str(d) in curves]
+    shown = datasets[:MAX_DATASET_PANELS]
+    fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4.5), squeeze=False)
+    for ax, ds in zip(axes[0], shown, strict=True):
+        d = rows[rows["dataset"] == ds]
+        for label, c in curves[str(ds)].items():
+            p = np.asarray(c["precision"])
+            ax.plot(c["recall"], p.mean(axis=0), lw=1.5, label=f"{label} ({len(p)} seeds)")
+            ax.fill_between(c["recall"], p.min(axis=0), p.max(axis=0), alpha=0.15)
+        if "test_class1" in d and "test_class0" in d:
+            prevalence = float((d["test_class1"] / (d["test_class0"] + d["test_class1"])).mean())
+            ax.axhline(prevalence, color="grey", lw=1, ls="--", label="no skill (prevalence)")
+        ax.set(xlabel="recall (class 1)", ylabel="precision (class 1)", xlim=(0, 1), ylim=(0, 1))
+        ax.set_title(f"{ds}: test rows, mean over seeds (band: min–max)", fontsize=9)
+        ax.legend(fontsize=7, loc="lower left")
+    return _img(_fig_png(fig), "precision-recall curves")
+
+
+def read_curves(rows: pd.DataFrame) -> dict[str, dict]:
+    """dataset -> label -> {recall, precision (one row per seed)} from the runs' pr_curve.json."""
+    import os
+
+    import mlflow
+
+    if "run_id" not in rows or len(rows) > MAX_CURVE_RUNS:
+        return {}
+    before = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    out: dict[str, dict] = {}
+    try:
+        for ds, label, g in _groups(rows):
+            got = []
+            for run_id in g["run_id"]:
+                try:
+                    got.append(
+                        json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/pr_curve.json"))
+                    )
+                except Exception:  # runs logged before pr_curve.json existed
+                    continue
+            if got:
+                out.setdefault(ds, {})[label] = {
+                    "recall": got[0]["recall"],
+                    "precision": [c["precision"] for c in got],
+                }
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = before
+    return out
+
+
+def _csv_section(path: Path | None, note: str) -> str:
+    if path is None or not path.exists():
+        return ""
+    df = pd.read_csv(path)
+    cut = ""
+    if len(df) > MAX_TABLE_ROWS:
+        cut = f'<p class="note">First {MAX_TABLE_ROWS} of {len(df)} rows; all in {path.name}.</p>'
+        df = df.head(MAX_TABLE_ROWS)
+    text = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    return f'<p class="note">{_esc(note)}</p>' + _table(df, path.stem, left=text) + cut
+
+
+def _png_section(path: Path | None, alt: str) -> str:
+    return _img(path.read_bytes(), alt) if path is not None and path.exists() else ""
+
+
+# ---------------------------------------------------------------------------- page
+
+
+def write(
+    rows: pd.DataFrame,
+    out_dir: Path,
+    files: dict[str, Path],
+    title: str = "Sweep report",
+    note: str = "",
+    plots: bool = True,
+) -> Path:
+    """Write ``out_dir/report.html`` from the seed rows and the report files already written.
+
+    ``plots=False`` (``report.plot=false``): tables only.
+    """
+    t0 = time.perf_counter()
+    methods = list(dict.fromkeys(rows["label"]))
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    sections: list[tuple[str, str, str]] = [
+        (
+            "ranges",
+            "Ranges over seeds",
+            '<p class="note">Per cell: <b>mean</b> ± sample sd over seeds, then min–max and '
+            "the 95% t-interval of the mean (CI). ranges.md has the same figures for the "
+            "practical's metrics, with any claims.</p>" + ranges_table(rows),
+        ),
+        *(
+            [
+                ("plots", "Per-seed values", strip_plots(rows)),
+                ("pr", "Precision-recall curves", pr_curves(rows, read_curves(rows))),
+            ]
+            if plots
+            else []
+        ),
+        (
+            "confusion",
+            "Confusion matrices",
+            '<p class="note">Test rows, mean per seed (share of the true class).</p>'
+            + confusion_matrices(rows),
+        ),
+    ]
+    stats_html = _csv_section(
+        files.get("paired.csv"),
+        "Paired comparisons (paired.csv): each pair of methods on the same dataset over the "
+        "same seeds and splits; p-values Holm-adjusted per dataset and metric.",
+    ) + _csv_section(
+        files.get("significance.csv"),
+        "Across datasets (significance.csv): Friedman / Iman-Davenport, Nemenyi and "
+        "Holm-adjusted Wilcoxon per metric.",
+    )
+    if stats_html:
+        sections.append(("stats", "Statistics", stats_html))
+    figures = [
+        ("cd", "Critical-difference diagram", _png_section(files.get("cd_diagram.png"), "CD")),
+        (
+            "reliability",
+            "Reliability diagrams",
+            _png_section(files.get("reliability.png"), "reliability diagram"),
+        ),
+    ]
+    sections += [s for s in figures if s[2]]
+    nav = " ".join(f'<a href="#{i}">{_esc(h)}</a>' for i, h, _ in sections)
+    body = "\n".join(f'<section id="{i}"><h2>{_esc(h)}</h2>\n{b}</section>' for i, h, b in sections)
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{_esc(title)}</h1>"
+        f'<p class="note">{len(methods)} method(s) on {len(datasets)} dataset(s) '
+        f"({_esc(', '.join(map(str, datasets[:8])))}{' ...' if len(datasets) > 8 else ''}), "
+        f"{len(rows)} finished seed runs; written {time.strftime('%Y-%m-%d %H:%M')}.</p>"
+        + (f'<p class="note">{_esc(note)}</p>' if note else "")
+        + f"<nav>{nav}</nav>\n{body}\n</body></html>\n"
+    )
+    path = out_dir / "report.html"
+    path.write_text(page, encoding="utf-8")
+    log.debug("report.html in %.1f s", time.perf_counter() - t0)
+    return path

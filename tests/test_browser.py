@@ -1,0 +1,161 @@
+"""What a person sees, in a real headless Chromium: the MLflow UI over a small sweep, and its
+report.html opened from disk.
+
+Playwright (pinned in the dev extras) drives Debian's ``chromium``, which ``make install``
+installs when it is missing and it runs as root; Playwright's own browser download is not used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BIN = Path(sys.executable).parent
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no chromium on PATH (make install adds it as root)"
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    import urllib.request
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"mlflow ui exited: {proc.stdout.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer in {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def ui(small_sweep):
+    """`mlflow ui` over the shared small sweep's store, on a free port."""
+    uri, sweep_dir = small_sweep
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+    server = subprocess.Popen(
+        [BIN / "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1"]
+        + ["--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/health", server, 120)
+        yield f"http://127.0.0.1:{port}", uri, sweep_dir
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # --no-sandbox: Chromium's sandbox refuses to run as root (CI runs as root).
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def _runs(uri: str):
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    return mlflow.search_runs(search_all_experiments=True, max_results=1000)
+
+
+def test_mlflow_ui_shows_sweep_job_and_seed_runs_and_the_headline_column(ui, browser):
+    base, uri, _ = ui
+    runs = _runs(uri)
+    sweep = runs[runs["tags.run_level"] == "sweep"].iloc[0]
+    job = runs[runs["tags.mlflow.runName"] == "brf trees=10 | fraud"].iloc[0]
+    page = browser.new_page(viewport={"width": 2400, "height": 1400})
+    page.set_default_timeout(60_000)  # the UI's bundle is large; a busy machine is slow
+    page.goto(f"{base}/#/experiments/{sweep['experiment_id']}/runs", wait_until="domcontentloaded")
+    sweep_name = sweep["tags.mlflow.runName"]
+    page.get_by_text(sweep_name).first.wait_for()
+    # The headline metric as a column, as a person adds it (Columns, search, tick).
+    page.get_by_role("button", name="Columns").click()
+    page.get_by_placeholder("Search columns").fill("minority_f1")
+    page.get_by_text("minority_f1", exact=True).first.click()
+    page.keyboard.press("Escape")
+    header = page.locator("[role=columnheader]").filter(has_text="minority_f1")
+    assert header.first.is_visible()
+
+    def expand(name: str) -> None:
+        row = page.get_by_role("row").filter(has_text=name).first
+        row.locator('[col-id="attributes.`Run Name`"] button').first.click()
+
+    expand(sweep_name)
+    for name in ("brf trees=10 | fraud", "brf trees=10 | synthetic", "naive | fraud"):
+        page.get_by_text(name, exact=True).first.wait_for()
+    expand("brf trees=10 | fraud")
+    page.get_by_text("seed=1 brf trees=10", exact=True).first.wait_for()
+    # The job run's minority_f1 cell shows the mean over its seeds (the store's value).
+    # The grid splits a row in two (pinned name column, the rest): the same row-index.
+    idx = page.get_by_role("row").filter(has_text="brf trees=10 | fraud").first
+    idx = idx.get_attribute("row-index")
+    cell = page.locator(f'[role=row][row-index="{idx}"] [col-id="metrics.`minority_f1`"]').first
+    shown = cell.inner_text().strip()
+    assert float(shown) == pytest.approx(job["metrics.minority_f1"], abs=1e-3), shown
+    page.close()
+
+
+def test_report_html_renders_its_tables_and_images_offline(ui, browser):
+    _, _, sweep_dir = ui
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    asked = []
+
+    def only_the_file(route):
+        asked.append(route.request.url)
+        route.abort()
+
+    page.route("http*://**", only_the_file)  # any network request would be a defect
+    page.goto((sweep_dir / "report.html").as_uri())
+    headings = page.locator("h2").all_inner_texts()
+    assert headings[:4] == [
+        "Ranges over seeds",
+        "Per-seed values",
+        "Precision-recall curves",
+        "Confusion matrices",
+    ]
+    assert "Statistics" in headings and "Critical-difference diagram" in headings
+    ranges = page.locator("table.ranges tbody tr")
+    assert ranges.count() == 4  # 2 methods x 2 datasets
+    assert "brf trees=10" in ranges.first.inner_text()
+    assert page.locator("table.confusion").count() == 4
+    widths = page.eval_on_selector_all(
+        "img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
+    )
+    assert len(widths) == 4 and min(widths) > 0, widths
+    assert asked == []
+    page.close()

@@ -1,0 +1,48 @@
+"""Run names and job params as the MLflow UI shows them (imbsweep.naming)."""
+
+from __future__ import annotations
+
+from imbsweep.naming import job_run_names, job_run_params, override_keys, seed_run_name
+
+
+def test_seed_comes_first_so_truncation_keeps_it():
+    assert seed_run_name("smote_ann k=5", 3) == "seed=3 smote_ann k=5"
+
+
+def test_job_names_carry_the_dataset_only_when_there_are_several():
+    one = [("brf trees=100", "pima", ["method=brf"]), ("naive", "pima", ["method=naive"])]
+    assert job_run_names(one) == ["brf trees=100", "naive"]
+    two = [("brf trees=100", d, ["method=brf", f"dataset={d}"]) for d in ("pima", "fraud")]
+    assert job_run_names(two) == ["brf trees=100 | pima", "brf trees=100 | fraud"]
+
+
+def test_jobs_that_would_share_a_name_get_what_differs():
+    jobs = [("brf trees=100", "pima", ["method=brf", f"split.test_size={t}"]) for t in (0.2, 0.3)]
+    assert job_run_names(jobs) == [
+        "brf trees=100 [split.test_size=0.2]",
+        "brf trees=100 [split.test_size=0.3]",
+    ]
+
+
+def test_job_params_are_the_method_keys_the_dataset_seeds_and_the_overrides():
+    full = {
+        "method.name": "brf",
+        "method.n_estimators": 100,
+        "dataset.name": "synthetic",
+        "dataset.n_samples": 1000,
+        "split.test_size": 0.2,
+        "split.stratify": True,
+        "seeds": 10,
+        "stage": "run",
+        "report.claims": "practical",
+    }
+    got = job_run_params(full, "method=brf split.test_size=0.2 +hydra.job.chdir=false")
+    assert set(got) == {
+        "method.name",
+        "method.n_estimators",
+        "dataset.name",
+        "split.test_size",
+        "seeds",
+        "stage",
+    }
+    assert override_keys(["dataset=keel", "seeds=5", "~unit.seed"]) == {"dataset.name", "seeds"}
