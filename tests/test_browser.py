@@ -20,10 +20,13 @@ import pytest
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BIN = Path(sys.executable).parent
 
+# CI sets IMBSWEEP_REQUIRE_BROWSER=1: there a missing chromium fails instead of skipping.
+REQUIRED = os.environ.get("IMBSWEEP_REQUIRE_BROWSER") == "1"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        CHROMIUM is None, reason="no chromium on PATH (make install adds it as root)"
+        CHROMIUM is None and not REQUIRED,
+        reason="no chromium on PATH (make install adds it as root)",
     ),
 ]
 
@@ -81,6 +84,7 @@ def browser():
 
     with sync_playwright() as p:
         # --no-sandbox: Chromium's sandbox refuses to run as root (CI runs as root).
+        assert CHROMIUM, "no chromium on PATH: as root, `make install` installs Debian's"
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
         b.close()
