@@ -90,9 +90,11 @@ def with_defaults(cfg: dict) -> dict:
 def load_dataset(cfg: dict) -> Dataset:
     """Load the dataset described by a resolved ``dataset`` config node.
 
-    A process keeps its last few datasets: a sweep's driver checks the data once and a warm
-    worker runs many seeds and methods on it, so each file is read once per process. A file
-    that changed on disk (size or modification time) is read again.
+    A process keeps the datasets it used last, up to :data:`CACHE_BYTES` in all: a sweep's
+    driver checks the data once and a warm worker runs many seeds and methods on it, so each
+    file is read once per process, also when a cross-dataset sweep interleaves 100+ sets (its
+    units go longest first, not set by set). A file that changed on disk (size or
+    modification time) is read again.
     """
     kind = cfg.get("kind")
     if kind not in LOADERS:
@@ -106,18 +108,21 @@ def load_dataset(cfg: dict) -> Dataset:
             key += f"|{st.st_size}|{st.st_mtime_ns}"
         except OSError:
             pass  # the loader reports a missing file with the fix
-    ds = _CACHE.get(key)
-    if ds is None:
+    hit = _CACHE.pop(key, None)
+    if hit is None:
         ds = LOADERS[kind](cfg)
         check_binary(ds)
-        _CACHE[key] = ds
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-    return ds
+        hit = (ds, int(ds.X.memory_usage(deep=True).sum()) + ds.y.nbytes)
+    _CACHE[key] = hit  # most recently used last
+    used = sum(n for _, n in _CACHE.values())
+    while used > CACHE_BYTES and len(_CACHE) > 1:
+        used -= _CACHE.pop(next(iter(_CACHE)))[1]
+    return hit[0]
 
 
-_CACHE: dict[str, Dataset] = {}
-_CACHE_SIZE = 4
+_CACHE: dict[str, tuple[Dataset, int]] = {}  # key -> (dataset, bytes)
+# Per process (each worker has its own); all 117 bundled KEEL sets take 41 MB.
+CACHE_BYTES = 1 << 30
 
 
 def check_binary(ds: Dataset) -> None:
