@@ -6,6 +6,8 @@ lists it first in its defaults so every YAML file merges into typed nodes.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -143,6 +145,25 @@ ConfigStore.instance().store(name="imbsweep_schema", node=Config)
 OmegaConf.register_new_resolver(
     "project_root", lambda: str(Path(__file__).resolve().parents[2]), replace=True
 )
+
+
+def _if_practical_data(dataset: Any, if_practical: Any, otherwise: Any) -> Any:
+    """``${if_practical_data:${dataset},a,b}``: ``a`` on the practical's own data, else ``b``.
+
+    The practical's data is ``conf/dataset/synthetic.yaml`` with every key unchanged; any other
+    dataset, or the synthetic set with any key changed, is other data (sweeps/practical.yaml).
+    """
+    mine = OmegaConf.to_container(dataset, resolve=True) if OmegaConf.is_config(dataset) else dataset
+    return if_practical if mine == _practical_dataset() else otherwise
+
+
+@functools.cache
+def _practical_dataset() -> dict:
+    root = Path(__file__).resolve().parents[2]
+    return OmegaConf.to_container(OmegaConf.load(root / "conf" / "dataset" / "synthetic.yaml"))
+
+
+OmegaConf.register_new_resolver("if_practical_data", _if_practical_data, replace=True)
 
 STATISTICS = ("mean", "mean_minus_std")
 CLASS_WEIGHTS = ("none", "balanced")
