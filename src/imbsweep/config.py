@@ -7,7 +7,6 @@ lists it first in its defaults so every YAML file merges into typed nodes.
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -153,7 +152,9 @@ def _if_practical_data(dataset: Any, if_practical: Any, otherwise: Any) -> Any:
     The practical's data is ``conf/dataset/synthetic.yaml`` with every key unchanged; any other
     dataset, or the synthetic set with any key changed, is other data (sweeps/practical.yaml).
     """
-    mine = OmegaConf.to_container(dataset, resolve=True) if OmegaConf.is_config(dataset) else dataset
+    mine = dataset
+    if OmegaConf.is_config(dataset):
+        mine = OmegaConf.to_container(dataset, resolve=True)
     return if_practical if mine == _practical_dataset() else otherwise
 
 
