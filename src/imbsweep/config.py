@@ -77,6 +77,8 @@ class SplitConf:
     stratify: bool = True
     validation_size: float = 0.0
     drop_duplicates: bool = False
+    # > 0: a share of rows a study never sees; the final table's test rows come from it.
+    holdout: float = 0.0
 
 
 @dataclass
@@ -296,13 +298,23 @@ def check_config(cfg: dict) -> None:
         )
     if obj["statistic"] not in STATISTICS:
         raise ConfigError("objective.statistic", obj["statistic"], f"one of {list(STATISTICS)}")
-    if cfg.get("stage") == "trial" and sp.get("vary_with_seed"):
+    holdout = float(sp.get("holdout", 0.0) or 0.0)
+    if holdout and not float(sp["test_size"]) < holdout < 1:
+        raise ConfigError(
+            "split.holdout",
+            holdout,
+            f"0 (off) or a fraction between split.test_size ({sp['test_size']}) and 1, e.g. 0.4",
+            "each outer split's test rows are drawn from the held-out rows, a new draw per seed",
+        )
+    stage = cfg.get("stage")
+    if stage in ("trial", "best", "default") and sp.get("vary_with_seed") and not holdout:
         raise ConfigError(
             "split.vary_with_seed",
             True,
-            "false when tuning",
-            "with a split per seed, one seed's validation rows are another seed's test rows, so "
-            "the tuned settings would have seen test rows of the final table",
+            "false when tuning, or split.holdout > 0 (e.g. split.holdout=0.4)",
+            "with a split per seed and no held-out rows, the rows a study tuned on are test rows "
+            "of other seeds' splits, so the tuned settings would have seen the final table's "
+            "test rows",
         )
     if cfg.get("stage") == "trial" and float(sp["validation_size"]) <= 0:
         raise ConfigError(
