@@ -39,6 +39,8 @@ SPLIT_PARAMS = (
 )
 # Reading each seed run's reliability.json costs one artifact download: only for small sweeps.
 MAX_RELIABILITY_RUNS = 400
+# A multi-dataset sweep gets one reliability panel per dataset, up to this many datasets.
+MAX_RELIABILITY_PANELS = 12
 
 
 def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.DataFrame:
@@ -277,6 +279,41 @@ def reliability_plot(data: dict[str, dict], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
+    _reliability_axes(ax, data, "Reliability on test rows, all seeds pooled")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def reliability_grid(per_dataset: dict[str, dict[str, dict]], path: Path) -> Path:
+    """One reliability panel per dataset (seeds pooled within a dataset, never across).
+
+    Datasets differ in base rate and in how scores spread, so a curve pooled over them would
+    mostly show the largest sets; one panel each keeps every dataset's calibration visible.
+    """
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(per_dataset)
+    cols = min(n, 3)
+    rows_ = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows_, cols, figsize=(4.2 * cols, 4 * rows_), squeeze=False)
+    for ax, (name, data) in zip(axes.flat, per_dataset.items(), strict=False):
+        _reliability_axes(ax, data, f"{name}: test rows, seeds pooled")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _reliability_axes(ax, data: dict[str, dict], title: str) -> None:
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
     for label, d in data.items():
         ok = d["count"] > 0
@@ -291,12 +328,8 @@ def reliability_plot(data: dict[str, dict], path: Path) -> Path:
     ax.set_ylabel("observed minority rate")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_title("Reliability on test rows, all seeds pooled", fontsize=10)
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def report(
@@ -362,13 +395,24 @@ def report(
     summary.to_csv(files["ranges.csv"], index=False)
     if do_plot and not rows.empty:
         files["ranges.png"] = ranges.plot(rows, out_dir / "ranges.png")
-        if "run_id" in rows and rows["dataset"].nunique() == 1:
-            if len(rows) <= MAX_RELIABILITY_RUNS:
-                data = reliability_data(rows)
-                if data:
-                    files["reliability.png"] = reliability_plot(data, out_dir / "reliability.png")
-            else:
-                log.info("reliability diagram skipped: more than %d runs", MAX_RELIABILITY_RUNS)
+        n_ds = rows["dataset"].nunique()
+        if "run_id" not in rows:
+            pass
+        elif len(rows) > MAX_RELIABILITY_RUNS or n_ds > MAX_RELIABILITY_PANELS:
+            log.info(
+                "reliability diagram skipped: more than %d runs or %d datasets",
+                MAX_RELIABILITY_RUNS,
+                MAX_RELIABILITY_PANELS,
+            )
+        elif n_ds == 1:
+            data = reliability_data(rows)
+            if data:
+                files["reliability.png"] = reliability_plot(data, out_dir / "reliability.png")
+        else:
+            per = {str(d): reliability_data(g) for d, g in rows.groupby("dataset", sort=False)}
+            per = {d: v for d, v in per.items() if v}
+            if per:
+                files["reliability.png"] = reliability_grid(per, out_dir / "reliability.png")
     print("\n" + md, flush=True)
     return files
 
