@@ -156,8 +156,8 @@ def load_synthetic(cfg: dict) -> Dataset:
     )
 
 
-# Stages whose test rows come from the held-out rows when split.holdout > 0 (every stage but
-# the study's trials, which never see those rows).
+# With split.holdout > 0 a study's trials never see the held-out rows; every other stage
+# (best, default, run) takes its test rows from them.
 TRIAL_STAGE = "trial"
 
 
