@@ -75,6 +75,9 @@ def test_held_out_test_rows_get_the_more_conservative_correction():
     b = rows[rows.label == "b"].set_index("seed")["minority_f1"]
     assert r["p_ttest"] == pytest.approx(stats.corrected_ttest(a, b, 1.0).pvalue)
     assert r["p_ttest"] > paired_comparisons(_rows(), ["minority_f1"])["p_ttest"].iloc[0]
+    from imbsweep.ranges import what_varied
+
+    assert what_varied(rows) == "split (test rows held out) + model seed"
 
 
 def test_multi_dataset_report_draws_one_reliability_panel_per_dataset(tmp_path, monkeypatch):

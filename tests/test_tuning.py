@@ -76,6 +76,7 @@ def test_small_study_end_to_end_then_resume(tmp_path):
     pair = [ln for ln in table.splitlines() if ln.startswith("| default: brf trees=100 vs best")]
     assert len(pair) == 1 and "| 3 |" in pair[0]
     assert "optimistic maximum over trials" in table
+    assert "each seed drew its own test rows from the held-out share" in table
     # the table is on the study's sweep run too
     client = mlflow.tracking.MlflowClient(uri)
     names = {a.path for a in client.list_artifacts(study_run.info.run_id)}
