@@ -64,8 +64,51 @@ def test_paired_comparisons_use_the_corrected_test_and_holm():
     assert len(paired_comparisons(other, ["minority_f1"])) == 1
 
 
+def test_held_out_test_rows_get_the_more_conservative_correction():
+    rows = _rows().assign(**{"params.split.holdout": "0.4", "params.split.test_size": "0.2"})
+    p = paired_comparisons(rows, ["minority_f1"]).set_index(["method", "opponent"])
+    r = p.loc[("a", "b")]
+    # outer test sets share 0.2 / 0.4 of their rows: rho = 0.5, ratio rho / (1 - rho) = 1
+    assert r["test_train_ratio"] == pytest.approx(1.0)
+    assert r["ttest"] == "corrected resampled (Nadeau-Bengio, held-out test rows)"
+    a = rows[rows.label == "a"].set_index("seed")["minority_f1"]
+    b = rows[rows.label == "b"].set_index("seed")["minority_f1"]
+    assert r["p_ttest"] == pytest.approx(stats.corrected_ttest(a, b, 1.0).pvalue)
+    assert r["p_ttest"] > paired_comparisons(_rows(), ["minority_f1"])["p_ttest"].iloc[0]
+    from imbsweep.ranges import what_varied
+
+    assert what_varied(rows) == "split (test rows held out) + model seed"
+
+
+def test_multi_dataset_report_draws_one_reliability_panel_per_dataset(tmp_path, monkeypatch):
+    import json
+
+    import mlflow
+
+    from imbsweep.evaluation import reliability
+
+    rng = np.random.default_rng(0)
+    asked = []
+
+    def load_text(uri: str) -> str:
+        asked.append(uri)
+        y = (rng.uniform(size=200) < 0.2).astype(int)
+        return json.dumps(reliability(y, np.clip(y * 0.5 + rng.uniform(0, 0.5, 200), 0, 1)))
+
+    monkeypatch.setattr(mlflow.artifacts, "load_text", load_text)
+    rows = _rows(n_ds=3, seeds=2)
+    files = report(rows, tmp_path, None, do_plot=True)
+    assert files["reliability.png"].exists()
+    assert len(asked) == len(rows)  # every run of every dataset, each in its own panel
+    from PIL import Image
+
+    w, h = Image.open(files["reliability.png"]).size
+    assert w > 2.5 * h  # three panels side by side
+
+
 def test_report_across_datasets_writes_tests_and_cd_diagram(tmp_path):
-    files = report(_rows(n_ds=6, seeds=3), tmp_path, None, do_plot=True)
+    # no run ids: nothing to read from MLflow (reliability has its own test)
+    files = report(_rows(n_ds=6, seeds=3).drop(columns="run_id"), tmp_path, None, do_plot=True)
     for name in ("ranges.md", "paired.csv", "significance.csv", "cd_diagram.png", "ranks.csv"):
         assert name in files and files[name].exists(), name
     md = files["ranges.md"].read_text()

@@ -32,8 +32,26 @@ def test_practical_keeps_its_fixed_split_and_other_sweeps_vary():
     for sweep in ("baselines", "benchmark_keel"):
         sp = compose_cfg([f"sweeps={sweep}"])["split"]
         assert (sp["vary_with_seed"], sp["stratify"]) == (True, True), sweep
-    for sweep in ("tune_brf", "tune_smote_ann", "tune_weighted_ann"):
-        assert compose_cfg([f"sweeps={sweep}"])["split"]["vary_with_seed"] is False, sweep
+
+
+def test_default_sweep_varies_the_split_on_any_other_data():
+    """The practical's fixed split belongs to its data: `imbsweep dataset=...` varies it."""
+    keel = compose_cfg(["dataset=keel", "dataset.name=yeast3"])  # default sweep: practical
+    assert (keel["split"]["vary_with_seed"], keel["split"]["stratify"]) == (True, True)
+    ds = load_dataset(keel["dataset"])
+    s0, s1 = split_dataset(ds, keel["split"], 0), split_dataset(ds, keel["split"], 1)
+    assert not np.array_equal(s0.test, s1.test)
+    # the synthetic set with any key changed is other data too
+    for changed in ("dataset.n_samples=1000", "dataset.random_state=0", "dataset=fraud"):
+        sp = compose_cfg([changed])["split"]
+        assert (sp["vary_with_seed"], sp["stratify"]) == (True, True), changed
+    # the practical's data with other methods or seeds keeps the practical's split
+    sp = compose_cfg(["method=brf", "seeds=30"])["split"]
+    assert (sp["vary_with_seed"], sp["stratify"]) == (False, False)
+    # the command line wins either way
+    assert compose_cfg(["split.vary_with_seed=true"])["split"]["vary_with_seed"] is True
+    sp = compose_cfg(["dataset=keel", "split.vary_with_seed=false"])["split"]
+    assert sp["vary_with_seed"] is False
 
 
 def test_duplicates_across_the_split_are_counted_and_can_be_dropped():

@@ -155,3 +155,38 @@ def test_nemenyi_matches_scikit_posthocs_and_cd_diagram(tmp_path):
 def test_too_few_datasets_is_one_clear_error():
     with pytest.raises(ValueError, match="complete dataset"):
         stats.friedman(DEMSAR.iloc[:1])
+
+
+def test_bayesian_signed_rank_matches_baycomp_and_reads_right():
+    from baycomp import SignedRankTest
+
+    rng = np.random.default_rng(0)
+    b = rng.uniform(0.5, 0.9, 20)
+    a = b + 0.05 + rng.normal(0, 0.01, 20)  # a better on every set, beyond the ROPE
+    got = stats.bayes_signed_rank(a, b, rope=0.01, nsamples=5000, seed=3)
+    ref = SignedRankTest.probs(a, b, rope=0.01, nsamples=5000, random_state=3)
+    assert got == pytest.approx(tuple(ref))
+    assert got[0] > 0.95 and sum(got) == pytest.approx(1.0)
+    assert stats.bayes_signed_rank(a, b, nsamples=5000, seed=3) == got  # seeded: repeatable
+    # the other way round, or lower-is-better: the mass moves to the other side
+    assert stats.bayes_signed_rank(b, a, nsamples=5000)[2] > 0.95
+    assert stats.bayes_signed_rank(a, b, higher_is_better=False, nsamples=5000)[2] > 0.95
+    # differences well inside the ROPE: practically equal, which no p-value can say
+    near = b + rng.normal(0, 0.001, 20)
+    assert stats.bayes_signed_rank(near, b, rope=0.01, nsamples=5000)[1] > 0.95
+
+
+def test_significance_carries_the_bayesian_test_per_pair():
+    from imbsweep.cross_dataset import significance, significance_markdown
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for d in range(8):
+        base = rng.uniform(0.4, 0.8)
+        for m, shift in (("x", 0.1), ("y", 0.0), ("z", 0.001)):
+            rows.append({"dataset": f"d{d}", "method": m, "seed": 0, "minority_f1": base + shift})
+    sig = significance(pd.DataFrame(rows), "minority_f1", rope=0.01)
+    w = sig["wilcoxon"].set_index(["method", "opponent"])
+    assert w.loc[("x", "y"), "p_bayes_better"] > 0.9
+    assert w.loc[("y", "z"), "p_bayes_rope"] > 0.9
+    assert "P(better/equal/worse)" in significance_markdown(sig)

@@ -10,7 +10,7 @@ import yaml
 from conftest import SMALL, compose_cfg, run_cli
 
 from imbsweep import tracking
-from imbsweep.data import Dataset, load_dataset, split_dataset
+from imbsweep.data import Dataset, holdout_rows, load_dataset, split_dataset
 from imbsweep.runner import run_job
 
 
@@ -67,6 +67,22 @@ def test_small_study_end_to_end_then_resume(tmp_path):
         if r.data.tags["run_level"] == "seed" and r.data.tags["stage"] in ("best", "default")
     ]
     assert sorted(r.data.tags["seed"] for r in finals) == ["0", "0", "1", "1", "2", "2"]
+    # ... on outer splits that vary, with test rows from the share the study never saw
+    for r in finals:
+        assert r.data.params["split.holdout"] == "0.4"
+        assert r.data.params["split.vary_with_seed"] == "True"
+        assert r.data.metrics["test_class0"] + r.data.metrics["test_class1"] == 200
+    assert "optimistic" in best["best_value_is"]
+    assert "## Best vs default, paired" in table
+    assert "corrected resampled (Nadeau-Bengio, held-out test rows)" in table
+    pair = [ln for ln in table.splitlines() if ln.startswith("| default: brf trees=100 vs best")]
+    assert len(pair) == 1 and "| 3 |" in pair[0]
+    assert "optimistic maximum over trials" in table
+    assert "each seed drew its own test rows from the held-out share" in table
+    # the table is on the study's sweep run too
+    client = mlflow.tracking.MlflowClient(uri)
+    names = {a.path for a in client.list_artifacts(study_run.info.run_id)}
+    assert {"ranges.md", "paired.csv"} <= names
 
     # Same command, more trials: the study resumes; finished trials are kept, not redone.
     p = run_cli(tune_args(tmp_path, 3), tmp_path, uri)
@@ -102,7 +118,15 @@ def test_tuning_without_a_validation_split_is_refused_at_start(tmp_path):
 def test_objective_ignores_the_test_rows():
     """Changing only the test rows changes test metrics, never the validation objective."""
     cfg = compose_cfg(
-        ["method=brf", "seeds=[0,1]", "split.validation_size=0.25", "stage=trial", *SMALL]
+        [
+            "method=brf",
+            "seeds=[0,1]",
+            "split.validation_size=0.25",
+            "stage=trial",
+            "split.vary_with_seed=false",
+            "split.stratify=false",  # the split must not depend on the flipped labels
+            *SMALL,
+        ]
     )
     ds = load_dataset(cfg["dataset"])
     split = split_dataset(ds, cfg["split"], 0)
@@ -118,6 +142,61 @@ def test_objective_ignores_the_test_rows():
     )
     assert a.objective("minority_f1", "mean", "test") != b.objective("minority_f1", "mean", "test")
     assert [m["val_minority_f1"] for m in a.metrics] == [m["val_minority_f1"] for m in b.metrics]
+
+
+def test_final_test_rows_were_never_seen_by_the_study():
+    """tune_*: trials split only the tuning rows; every final outer split tests on held-out rows.
+
+    Changing the held-out rows leaves every trial value unchanged (the study never saw them)
+    but changes the final table; changing a tuning row changes the trial values.
+    """
+    trial = compose_cfg(["sweeps=tune_brf", "stage=trial", "seeds=[0,1,2]", *SMALL])
+    final = compose_cfg(["sweeps=tune_brf", "stage=best", "seeds=[0,1,2]", *SMALL])
+    assert trial["split"]["vary_with_seed"] and trial["split"]["holdout"] == 0.4
+    ds = load_dataset(trial["dataset"])
+    held = holdout_rows(ds, trial["split"])
+    assert len(held) == 400 and ds.y[held].sum() > 0
+    tests = []
+    for seed in range(5):
+        t = split_dataset(ds, trial["split"], seed, "trial")
+        assert not np.isin(np.concatenate([t.train, t.test, t.validation]), held).any()
+        f = split_dataset(ds, final["split"], seed, "best")
+        assert np.isin(f.test, held).all() and len(f.test) == 200
+        assert len(np.intersect1d(f.train, f.test)) == 0
+        assert len(f.train) + len(f.test) + len(f.validation) == 1000
+        tests.append(tuple(f.test))
+    assert len(set(tests)) == 5  # the outer split varies with the seed
+
+    rng = np.random.default_rng(0)
+
+    def changed(rows: np.ndarray) -> Dataset:
+        X = ds.X.copy()
+        X.iloc[rows] = rng.normal(size=(len(rows), X.shape[1]))  # labels kept: same partition
+        return Dataset(ds.name, X, ds.y)
+
+    off = tracking.Tracker(enabled=False)
+    tuning_rows = np.setdiff1d(np.arange(1000), held)
+
+    def trial_values(data: Dataset) -> list[float]:
+        return [m["val_minority_f1"] for m in run_job(trial, off, dataset=data).metrics]
+
+    base = trial_values(ds)
+    assert trial_values(changed(held)) == base
+    assert trial_values(changed(tuning_rows[:300])) != base
+    a, b = run_job(final, off, dataset=ds), run_job(final, off, dataset=changed(held))
+    assert [m["minority_f1"] for m in a.metrics] != [m["minority_f1"] for m in b.metrics]
+
+
+def test_varying_final_splits_without_held_out_rows_are_refused():
+    from imbsweep.errors import ConfigError
+
+    for stage in ("trial", "best", "default"):
+        cfg = compose_cfg(["sweeps=tune_brf", f"stage={stage}", "split.holdout=0"])
+        with pytest.raises(ConfigError, match="split.holdout > 0"):
+            run_job(cfg, tracking.Tracker(enabled=False))
+    cfg = compose_cfg(["sweeps=tune_brf", "split.holdout=0.2"])
+    with pytest.raises(ConfigError, match="split.holdout=0.2 is not valid"):
+        run_job(cfg, tracking.Tracker(enabled=False))
 
 
 def test_robust_objective_is_mean_minus_std():

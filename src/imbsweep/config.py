@@ -6,6 +6,7 @@ lists it first in its defaults so every YAML file merges into typed nodes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -14,7 +15,7 @@ from omegaconf import MISSING, OmegaConf
 
 from imbsweep.datasets import SCHEMAS
 from imbsweep.errors import ConfigError
-from imbsweep.paths import PROJECT_ROOT
+from imbsweep.paths import CONF_DIR, PROJECT_ROOT
 
 
 @dataclass
@@ -77,6 +78,8 @@ class SplitConf:
     stratify: bool = True
     validation_size: float = 0.0
     drop_duplicates: bool = False
+    # > 0: a share of rows a study never sees; the final table's test rows come from it.
+    holdout: float = 0.0
 
 
 @dataclass
@@ -145,6 +148,30 @@ for _kind, _schema in SCHEMAS.items():
     ConfigStore.instance().store(name=f"dataset_{_kind}_schema", node=_schema)
 # `${project_root:}` in configs: absolute, so stores don't follow the working directory.
 OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+
+
+def _if_practical_data(dataset: Any, if_practical: Any, otherwise: Any) -> Any:
+    """``${if_practical_data:${dataset},a,b}``: ``a`` on the practical's own data, else ``b``.
+
+    The practical's data is ``conf/dataset/synthetic.yaml`` with every key unchanged; any other
+    dataset, or the synthetic set with any key changed, is other data (sweeps/practical.yaml).
+    """
+    mine = dataset
+    if OmegaConf.is_config(dataset):
+        mine = OmegaConf.to_container(dataset, resolve=True)
+    return if_practical if mine == _practical_dataset() else otherwise
+
+
+@functools.cache
+def _practical_dataset() -> dict:
+    # The file extends its schema (defaults list): its node is the schema plus the file's keys.
+    raw = OmegaConf.load(CONF_DIR / "dataset" / "synthetic.yaml")
+    raw.pop("defaults", None)
+    node = OmegaConf.merge(OmegaConf.structured(SCHEMAS["synthetic"]), raw)
+    return OmegaConf.to_container(node, resolve=True)
+
+
+OmegaConf.register_new_resolver("if_practical_data", _if_practical_data, replace=True)
 
 STATISTICS = ("mean", "mean_minus_std")
 
@@ -215,13 +242,23 @@ def check_config(cfg: dict) -> None:
         )
     if obj["statistic"] not in STATISTICS:
         raise ConfigError("objective.statistic", obj["statistic"], f"one of {list(STATISTICS)}")
-    if cfg.get("stage") == "trial" and sp.get("vary_with_seed"):
+    holdout = float(sp.get("holdout", 0.0) or 0.0)
+    if holdout and not float(sp["test_size"]) < holdout < 1:
+        raise ConfigError(
+            "split.holdout",
+            holdout,
+            f"0 (off) or a fraction between split.test_size ({sp['test_size']}) and 1, e.g. 0.4",
+            "each outer split's test rows are drawn from the held-out rows, a new draw per seed",
+        )
+    stage = cfg.get("stage")
+    if stage in ("trial", "best", "default") and sp.get("vary_with_seed") and not holdout:
         raise ConfigError(
             "split.vary_with_seed",
             True,
-            "false when tuning",
-            "with a split per seed, one seed's validation rows are another seed's test rows, so "
-            "the tuned settings would have seen test rows of the final table",
+            "false when tuning, or split.holdout > 0 (e.g. split.holdout=0.4)",
+            "with a split per seed and no held-out rows, the rows a study tuned on are test rows "
+            "of other seeds' splits, so the tuned settings would have seen the final table's "
+            "test rows",
         )
     if cfg.get("stage") == "trial" and float(sp["validation_size"]) <= 0:
         raise ConfigError(

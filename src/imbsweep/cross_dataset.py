@@ -29,6 +29,7 @@ the seed runs of a ``sweeps=benchmark_keel`` sweep give them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -221,14 +222,20 @@ def to_markdown(ranks: pd.DataFrame, wtl: pd.DataFrame, metric: str = "minority_
 
 
 def significance(
-    rows: pd.DataFrame, metric: str, higher_is_better: bool = True, alpha: float = 0.05
+    rows: pd.DataFrame,
+    metric: str,
+    higher_is_better: bool = True,
+    alpha: float = 0.05,
+    rope: float = 0.01,
 ) -> dict:
     """Demsar's tests on the dataset x method table of per-dataset means of ``metric``.
 
     Returns ``friedman`` (:class:`imbsweep.stats.Friedman`), ``nemenyi`` (p-value matrix),
     ``cd`` (Nemenyi's critical difference of mean ranks at ``alpha``), ``holm`` (each method
-    against the best-ranked), ``wilcoxon`` (per pair across datasets, Holm-adjusted) and
-    ``dropped`` (datasets where some method has no value).
+    against the best-ranked), ``wilcoxon`` (per pair across datasets, Holm-adjusted, with the
+    Bayesian signed-rank probabilities ``p_bayes_better`` / ``p_bayes_rope`` / ``p_bayes_worse``
+    for the region of practical equivalence ``rope``) and ``dropped`` (datasets where some
+    method has no value).
     """
     _check(rows, [metric])
     means = rows.pivot_table(
@@ -252,6 +259,7 @@ def significance(
                     "wins": int((d > 0).sum() if higher_is_better else (d < 0).sum()),
                     "losses": int((d < 0).sum() if higher_is_better else (d > 0).sum()),
                     "p_wilcoxon": stats.wilcoxon(complete[a], complete[b]),
+                    **_bayes(complete[a], complete[b], rope, higher_is_better),
                 }
             )
     wil = pd.DataFrame(pairs)
@@ -267,6 +275,13 @@ def significance(
         "wilcoxon": wil,
         "dropped": sorted(set(means.index) - set(complete.index)),
     }
+
+
+def _bayes(a, b, rope: float, higher_is_better: bool) -> dict:
+    better, within, worse = (math.nan,) * 3
+    if len(a) >= 2:
+        better, within, worse = stats.bayes_signed_rank(a, b, rope, higher_is_better)
+    return {"rope": rope, "p_bayes_better": better, "p_bayes_rope": within, "p_bayes_worse": worse}
 
 
 def significance_markdown(sig: dict) -> str:
@@ -310,15 +325,19 @@ def significance_markdown(sig: dict) -> str:
         lines += [
             "",
             "Every pair across datasets, Wilcoxon signed-rank on the per-dataset means "
-            "(wins/losses: datasets where the first is better/worse), Holm-adjusted:",
+            "(wins/losses: datasets where the first is better/worse), Holm-adjusted; and "
+            "Benavoli et al.'s Bayesian signed-rank test (baycomp): the probabilities that the "
+            f"first is better / both are within ±{w['rope'].iloc[0]:g} (practically equal) / "
+            "the second is better:",
             "",
-            "| Pair | Datasets | Wins/losses | Mean diff | p | p (Holm) |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| Pair | Datasets | Wins/losses | Mean diff | p | p (Holm) | P(better/equal/worse) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in w.itertuples():
             lines.append(
                 f"| {r.method} vs {r.opponent} | {r.n_datasets} | {r.wins}/{r.losses} | "
-                f"{r.mean_diff:+.3f} | {r.p_wilcoxon:.3g} | {r.p_holm:.3g} |"
+                f"{r.mean_diff:+.3f} | {r.p_wilcoxon:.3g} | {r.p_holm:.3g} | "
+                f"{r.p_bayes_better:.2f}/{r.p_bayes_rope:.2f}/{r.p_bayes_worse:.2f} |"
             )
     if sig["dropped"]:
         lines += ["", f"Left out (a method has no value there): {', '.join(sig['dropped'])}."]

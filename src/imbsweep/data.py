@@ -41,7 +41,12 @@ class Split:
         }
 
 
-def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
+# With split.holdout > 0 a study's trials never see the held-out rows; every other stage
+# (best, default, run) takes its test rows from them.
+TRIAL_STAGE = "trial"
+
+
+def split_dataset(ds: Dataset, split_cfg: dict, seed: int, stage: str = "run") -> Split:
     """Split rows into train / test (and optionally validation, carved from train).
 
     The default is a stratified split per seed (``vary_with_seed``, ``stratify``): the spread
@@ -50,6 +55,13 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
     ``train_test_split(test_size=0.2, random_state=42)``.
     ``drop_duplicates`` removes rows whose features repeat an earlier row before splitting;
     either way the test rows that also appear in training are counted.
+
+    ``holdout`` > 0 (the tuning sweeps) sets a stratified share of the rows aside, fixed by
+    ``random_state`` (:func:`holdout_rows`). A study's trials (``stage="trial"``) split only the
+    other rows, so no trial ever sees a held-out row; every other stage draws its test rows from
+    the held-out rows only (``test_size`` of all rows, a new draw per seed when
+    ``vary_with_seed``) and trains on all the rest. So the final best-vs-default comparison can
+    vary its outer split without testing on rows the study tuned on.
     """
     split_cfg = {**asdict(SplitConf()), **split_cfg}  # the schema's defaults for missing keys
     test_size = float(split_cfg["test_size"])
@@ -64,8 +76,22 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
         dropped = int((~keep).sum())
         idx = idx[keep]
     val_size = float(split_cfg["validation_size"] or 0.0)
-    # With a validation split to come, training must keep 2 minority rows (one for each side).
-    train, test = _split(idx, ds.y[idx], test_size, rs, stratify, "test", 2 if val_size > 0 else 1)
+    min_train = 2 if val_size > 0 else 1  # with a validation split to come: one for each side
+    holdout = float(split_cfg["holdout"] or 0.0)
+    if holdout > 0:
+        pool, held = _holdout(ds, idx, split_cfg)
+        if stage == TRIAL_STAGE:
+            idx = pool
+    if holdout > 0 and stage != TRIAL_STAGE:
+        # Test rows from the held-out rows only, as many as test_size of all rows.
+        share = min(1.0, round(test_size * len(idx)) / len(held))
+        if share >= 1.0:
+            rest, test = held[:0], held
+        else:
+            rest, test = _split(held, ds.y[held], share, rs, True, "test")
+        train = np.sort(np.concatenate([pool, rest]))
+    else:
+        train, test = _split(idx, ds.y[idx], test_size, rs, stratify, "test", min_train)
     validation = None
     if val_size > 0:
         # Validation is always stratified: tiny minorities must appear on both sides.
@@ -79,6 +105,21 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int) -> Split:
         dup_test_minority=int(ds.y[test][seen].sum()),
         dropped_duplicates=dropped,
     )
+
+
+def holdout_rows(ds: Dataset, split_cfg: dict) -> np.ndarray:
+    """The rows ``split.holdout`` sets aside: never seen by a study's trials."""
+    idx = np.arange(len(ds.y))
+    if split_cfg.get("drop_duplicates", False):
+        row_hash = pd.util.hash_pandas_object(ds.X, index=False).to_numpy()
+        idx = idx[~pd.Series(row_hash).duplicated().to_numpy()]
+    return _holdout(ds, idx, split_cfg)[1]
+
+
+def _holdout(ds: Dataset, idx: np.ndarray, split_cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(tuning rows, held-out rows): stratified, fixed by ``random_state`` whatever the seed."""
+    size = float(split_cfg["holdout"])
+    return _split(idx, ds.y[idx], size, int(split_cfg.get("random_state", 42)), True, "holdout", 2)
 
 
 def halve(ds: Dataset, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

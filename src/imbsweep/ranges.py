@@ -101,6 +101,9 @@ def what_varied(g: pd.DataFrame) -> str:
         return "-"
     vary = {str(v).lower() for v in g[col].dropna()}
     if vary == {"true"}:
+        hold = pd.to_numeric(g.get("params.split.holdout", pd.Series(dtype=float)), errors="coerce")
+        if (hold > 0).any():
+            return "split (test rows held out) + model seed"
         return "split + model seed"
     if vary == {"false"}:
         return "model seed (one split)"
@@ -223,6 +226,9 @@ def to_markdown(summary: pd.DataFrame) -> str:
     what = (
         {
             "split + model seed": "each seed drew its own stratified split and seeded the model",
+            "split (test rows held out) + model seed": "each seed drew its own test rows from "
+            "the held-out share a tuning study never saw (split.holdout), trained on the rest "
+            "and seeded the model",
             "model seed (one split)": "only the model's seed varied; one fixed split for every "
             "seed, so the spread says nothing about other splits",
         }.get(str(varied[0]), "see the Varied column")

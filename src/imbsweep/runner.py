@@ -284,7 +284,7 @@ def run_seed(
 
     Returns the metrics and a function that logs everything about this seed to its run.
     """
-    split = split_dataset(ds, cfg["split"], seed)
+    split = split_dataset(ds, cfg["split"], seed, cfg.get("stage", "run"))
     thr_rows = score_rows = split.validation
     mcfg = cfg["method"]
     oof = mcfg.get("threshold") == "tuned" and int(mcfg.get("threshold_cv", 0)) >= 2

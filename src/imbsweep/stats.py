@@ -20,11 +20,14 @@ Across datasets (Demsar 2006, JMLR 7:1-30):
 - :func:`nemenyi`: all-pairs Nemenyi p-values (scikit-posthocs) and the critical difference.
 - :func:`holm_vs_control`: each method against the best-ranked one, z-tests on ranks, Holm.
 - :func:`cd_diagram`: the critical-difference diagram (scikit-posthocs) as a PNG.
+- :func:`bayes_signed_rank`: Benavoli et al.'s (2017) Bayesian signed-rank test per pair
+  (baycomp): probabilities that one method is better, that both are practically equal (within a
+  ROPE), or that the other is better; unlike a p-value, it can say "equivalent".
 
 scikit-posthocs was chosen over autorank (which decides for the user which test to run, by
 normality checks, and draws its own diagram) and baycomp (Bayesian tests only): it exposes each
 frequentist test as a function we can check against the paper, and draws the CD diagram from
-any significance matrix.
+any significance matrix; baycomp is used beside it for the Bayesian signed-rank test only.
 """
 
 from __future__ import annotations
@@ -93,6 +96,28 @@ def wilcoxon(a, b) -> float:
     if d.size == 0 or np.allclose(d, 0.0, atol=1e-12):
         return 1.0
     return float(sps.wilcoxon(d).pvalue)
+
+
+def bayes_signed_rank(
+    a, b, rope: float = 0.01, higher_is_better: bool = True, nsamples: int = 20000, seed: int = 0
+) -> tuple[float, float, float]:
+    """``(P(a better), P(practically equal), P(b better))`` across datasets (baycomp).
+
+    Benavoli et al. (2017)'s Bayesian signed-rank test on paired per-dataset scores: the
+    posterior of the differences lying left of, within, or right of the region of practical
+    equivalence ``[-rope, rope]`` (in the metric's units). Sampled with a fixed seed, so the
+    same scores give the same probabilities.
+    """
+    from baycomp import SignedRankTest
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if not higher_is_better:
+        x, y = -x, -y
+    # baycomp's "left" is x > y (it samples y - x).
+    left, within, right = SignedRankTest.probs(
+        x, y, rope=rope, nsamples=nsamples, random_state=seed
+    )
+    return float(left), float(within), float(right)
 
 
 def holm(pvalues) -> np.ndarray:

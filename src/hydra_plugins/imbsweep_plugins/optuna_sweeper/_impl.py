@@ -559,9 +559,14 @@ class OptunaSweeperImpl(Sweeper):
                     best_params={k: _plain_value(v) for k, v in best[0].params.items()},
                     best_value=_plain_value(best[0].value),
                     best_trial=best[0].number,
+                    best_value_is="the maximum over trials of the objective: optimistic",
                 )
                 log.info("Best parameters: %s", best[0].params)
-                log.info("Best value: %s (trial %s)", best[0].value, best[0].number)
+                log.info(
+                    "Best value: %s (trial %s): the maximum over trials, an optimistic estimate",
+                    best[0].value,
+                    best[0].number,
+                )
         else:
             results["solutions"] = [
                 {
