@@ -6,9 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 SHELL  := /bin/bash
-.PHONY: install run tune test test-fast lint format ui report bench bench-tune bench-scale datasets clean
-
-.PHONY: install dashboard run tune test test-fast lint format ui report bench bench-tune datasets clean
+.PHONY: install dashboard run tune test test-fast lint format ui report bench bench-tune bench-scale datasets clean
 
 # One line per step with its time; pip lists each package as it goes (the 2-3 minutes of a first
 # install are mostly TensorFlow and MLflow).
@@ -70,6 +68,7 @@ format: install
 
 ## MLflow UI on the project's store: http://127.0.0.1:5000
 ui: install
+	@echo "== http://127.0.0.1:5000 -> Experiments -> imbsweep -> Runs (#/experiments/<id>/runs): sweep rows expand into jobs and seeds"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
 
 ## Rebuild the latest sweep's ranges table from MLflow (ARGS="<sweep id>" for another one).
