@@ -91,6 +91,8 @@ def test_multi_dataset_report_draws_one_reliability_panel_per_dataset(tmp_path, 
     asked = []
 
     def load_text(uri: str) -> str:
+        if not uri.endswith("/reliability.json"):  # e.g. pr_curve.json: as if never logged
+            raise OSError(f"no {uri} in this stand-in store")
         asked.append(uri)
         y = (rng.uniform(size=200) < 0.2).astype(int)
         return json.dumps(reliability(y, np.clip(y * 0.5 + rng.uniform(0, 0.5, 200), 0, 1)))

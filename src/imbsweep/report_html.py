@@ -266,6 +266,7 @@ def read_curves(rows: pd.DataFrame) -> dict[str, dict]:
                     )
                 except Exception:  # runs logged before pr_curve.json existed
                     continue
+            got = [c for c in got if isinstance(c, dict) and {"recall", "precision"} <= set(c)]
             if got:
                 out.setdefault(ds, {})[label] = {
                     "recall": got[0]["recall"],
