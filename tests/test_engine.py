@@ -101,8 +101,8 @@ def _count(db: Path, status: str) -> int:
         return 0
 
 
-# scikit-learn methods: bit-for-bit reproducible whatever process runs them (Keras nets are
-# not yet, across processes: see the README's Reproducibility section).
+# Cheap scikit-learn methods keep this test short; that a Keras net's numbers do not depend on
+# the process is checked by test_a_real_dask_cluster_gives_the_local_numbers.
 SWEEP = ["imbsweep", "method=naive,brf,logreg_balanced", "seeds=8", "dataset.n_samples=1000"]
 
 
