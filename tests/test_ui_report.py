@@ -15,7 +15,8 @@ import pytest
 
 from imbsweep import report_html
 
-SECTIONS = ("ranges", "plots", "pr", "confusion", "stats", "cd")
+# A two-dataset sweep: reliability diagrams come as one panel per dataset.
+SECTIONS = ("ranges", "plots", "pr", "confusion", "stats", "cd", "reliability")
 
 
 class _Page(HTMLParser):
@@ -130,7 +131,7 @@ def test_report_html_is_one_offline_page_with_every_section(small_sweep):
     assert p.sections == list(SECTIONS)
     assert "Precision-recall curves" in p.h2 and "Confusion matrices" in p.h2
     # Every image inline; no script, stylesheet or link leaves the file.
-    assert len(p.images) == 4 and all(s.startswith("data:image/png;base64,") for s in p.images)
+    assert len(p.images) == 5 and all(s.startswith("data:image/png;base64,") for s in p.images)
     assert all(h.startswith("#") for h in p.links), p.links
     text = page.read_text()
     for name in ("brf trees=10", "naive", "synthetic", "fraud", "minority_f1", "p_holm"):
