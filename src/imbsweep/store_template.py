@@ -10,7 +10,6 @@ MLflow's own creation.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import logging
 import os
@@ -37,9 +36,9 @@ def template() -> Path:
 def _build(path: Path) -> Path:
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    from imbsweep.tracking import file_lock
+
+    with file_lock(path.with_name(path.name + ".lock")):
         if not path.exists():
             from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
