@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import random
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -15,6 +19,27 @@ log = logging.getLogger(__name__)
 
 _TF_READY = False
 
+# Compiled nets kept for reuse, by architecture: Keras traces a new model's train step (~1 s,
+# most of a small set's fit); a kept net gets the new seed's initial weights and a reset
+# optimizer instead, which gives the same numbers bit for bit (tests/test_net_seeding.py).
+_TRAINERS: OrderedDict[tuple, tuple] = OrderedDict()
+_TRAINERS_MAX = 8
+_TRAINERS_LOCK = threading.Lock()
+
+
+def dense(units: int, activation: str | None, draws: random.Random):
+    """A Dense layer whose initial weights come from ``draws``, not from Python's global ``random``.
+
+    Keras seeds an unseeded initializer from the process-wide ``random`` module, which any
+    thread may draw from between seeding and building the net (Dask's event loop, MLflow's
+    retries): the same seed then gave other weights, now and then, in a Dask worker. ``draws``
+    is ``random.Random(seed)``, so the seeds are those Keras drew after ``set_random_seed``.
+    """
+    import keras
+
+    init = keras.initializers.GlorotUniform(seed=draws.randint(1, int(1e9)))
+    return keras.layers.Dense(units, activation=activation, kernel_initializer=init)
+
 
 def deterministic_tf() -> None:
     """Make a seed give the same numbers wherever TensorFlow runs (call before any TF op).
@@ -23,10 +48,7 @@ def deterministic_tf() -> None:
     split the work, so a unit run in the driver, on a local Dask worker (where Dask sets
     OMP_NUM_THREADS=1) or on a cluster machine with other cores would otherwise differ.
     Nets here are small: one thread costs little, and a sweep runs one worker per core anyway.
-    Then one throwaway fit: the first net fitted in a Dask worker's task thread once came out
-    different from the same seed fitted later. Even so, a barely trained net's metrics can still
-    differ between processes (CI, 2026-11-23: weighted_ann seed 0, 2 epochs, 1,000 rows, minority
-    F1 0.123 on an external `dask worker` vs 0.140 in-process); the cause is not found yet.
+    (Initial weights are seeded per net, see ``dense``.)
     """
     global _TF_READY
     if _TF_READY:
@@ -41,6 +63,8 @@ def deterministic_tf() -> None:
     except RuntimeError as exc:  # TF already ran ops in this process (outside imbsweep)
         log.warning("TensorFlow threads already fixed, results may depend on them: %s", exc)
     tf.config.experimental.enable_op_determinism()
+    # One tiny fit loads what Keras imports lazily (trainer, data adapters, optimizer), so the
+    # heap frozen below holds it too.
     KerasMLP(epochs=1, seed=0, class_weight={0: 1.0, 1: 2.0}).fit(
         np.zeros((8, 2), dtype=np.float32), np.array([0, 1] * 4)
     )
@@ -111,20 +135,14 @@ class KerasMLP:
             )
         return "binary_crossentropy"
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> KerasMLP:
+    def _build(self, n_features: int, draws: random.Random):
         import keras
 
-        # Fresh graph state and seeded RNGs: same seed -> same weights -> same predictions,
-        # whatever ran before in this process and however loaded the machine is (deterministic
-        # op kernels; on this CPU they give the same numbers as the defaults).
-        deterministic_tf()
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(int(self.seed))
         model = keras.Sequential(
             [
-                keras.Input(shape=(X.shape[1],)),
-                keras.layers.Dense(self.hidden_units, activation="relu"),
-                keras.layers.Dense(1, activation="sigmoid"),
+                keras.Input(shape=(n_features,)),
+                dense(self.hidden_units, "relu", draws),
+                dense(1, "sigmoid", draws),
             ]
         )
         model.compile(
@@ -132,6 +150,51 @@ class KerasMLP:
             loss=self._loss(),
             steps_per_execution=self.steps_per_execution,
         )
+        return model
+
+    @contextlib.contextmanager
+    def _trainer(self, n_features: int, start: list):
+        """A compiled net of this architecture with weights ``start`` and a fresh optimizer."""
+        import keras
+
+        key = (
+            n_features,
+            self.hidden_units,
+            float(self.learning_rate),
+            self.loss,
+            float(self.focal_gamma),
+            float(self.focal_alpha),
+            self.steps_per_execution,
+        )
+        with _TRAINERS_LOCK:
+            kept = _TRAINERS.pop(key, None)  # out of the cache while in use: threads never share
+        if kept is None:
+            model = self._build(n_features, random.Random(int(self.seed)))
+            model.optimizer.build(model.trainable_variables)
+            fresh = [v.numpy() for v in model.optimizer.variables]
+        else:
+            model, fresh = kept
+            for v, value in zip(model.optimizer.variables, fresh, strict=True):
+                v.assign(value)
+        model.set_weights(start)
+        keras.utils.set_random_seed(int(self.seed))  # the data pipeline's shuffling
+        yield model
+        with _TRAINERS_LOCK:
+            _TRAINERS[key] = (model, fresh)
+            while len(_TRAINERS) > _TRAINERS_MAX:
+                _TRAINERS.popitem(last=False)
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> KerasMLP:
+        import keras
+
+        # Seeded RNGs: same seed -> same weights -> same predictions, whatever ran before in
+        # this process and however loaded the machine is (deterministic op kernels; on this CPU
+        # they give the same numbers as the defaults). The net returned is its own: the one
+        # trained is kept for the next fit of this architecture.
+        deterministic_tf()
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(int(self.seed))
+        model = self._build(X.shape[1], random.Random(int(self.seed)))
         y = np.asarray(y, dtype=np.float32)
         kw: dict = {}
         if self.early_stopping > 0:
@@ -155,15 +218,17 @@ class KerasMLP:
             if reps > 1:
                 X, y = np.tile(X, (reps, 1)), np.tile(y, reps)
             self.passes_ = reps * self.epochs
-        hist = model.fit(
-            X,
-            y,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            class_weight=self.class_weight,
-            verbose=0,
-            **kw,
-        )
+        with self._trainer(X.shape[1], model.get_weights()) as trainer:
+            hist = trainer.fit(
+                X,
+                y,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                class_weight=self.class_weight,
+                verbose=0,
+                **kw,
+            )
+            model.set_weights(trainer.get_weights())
         if self.early_stopping > 0:
             self.epochs_run_ = len(hist.history["loss"])
         self.model_ = model

@@ -7,6 +7,7 @@ cross-entropy, with noisy labels for stability. TensorFlow is imported only when
 from __future__ import annotations
 
 import os
+import random
 from numbers import Integral, Real
 
 import numpy as np
@@ -84,7 +85,7 @@ class GANOverSampler(BaseOverSampler):
 
     def _train(self, real: np.ndarray):
         """Train on ``real`` (one class's rows); return ``generate(n) -> rows``."""
-        from imbsweep.keras_model import deterministic_tf
+        from imbsweep.keras_model import dense, deterministic_tf
 
         deterministic_tf()  # before any TF op: same rows for a seed wherever this runs
         import keras
@@ -92,6 +93,7 @@ class GANOverSampler(BaseOverSampler):
 
         keras.backend.clear_session()
         keras.utils.set_random_seed(self._seed())
+        draws = random.Random(self._seed())  # initial weights: see keras_model.dense
         mu, sd = real.mean(axis=0), real.std(axis=0)
         sd[sd == 0] = 1.0
         Z = tf.constant((real - mu) / sd, dtype=tf.float32)
@@ -100,17 +102,17 @@ class GANOverSampler(BaseOverSampler):
         gen = keras.Sequential(
             [
                 keras.Input(shape=(latent,)),
-                keras.layers.Dense(h, activation="relu"),
-                keras.layers.Dense(h, activation="relu"),
-                keras.layers.Dense(d),
+                dense(h, "relu", draws),
+                dense(h, "relu", draws),
+                dense(d, None, draws),
             ]
         )
         disc = keras.Sequential(
             [
                 keras.Input(shape=(d,)),
-                keras.layers.Dense(h, activation="leaky_relu"),
-                keras.layers.Dense(h, activation="leaky_relu"),
-                keras.layers.Dense(1),
+                dense(h, "leaky_relu", draws),
+                dense(h, "leaky_relu", draws),
+                dense(1, None, draws),
             ]
         )
         g_opt = keras.optimizers.Adam(learning_rate=self.learning_rate, beta_1=0.5)
