@@ -291,3 +291,42 @@ def test_the_hydra_state_launchers_ship_to_workers_pickles():
 
     state = cloudpickle.loads(cloudpickle.dumps(Singleton.get_state()))
     assert {"minority_k", "class_weight", "project_root"} <= set(state["omegaconf_resolvers"])
+
+
+def test_a_units_config_is_its_jobs_composed_once_plus_its_own_values(tmp_path):
+    # Workers compose each job once and set each seed's unit.* values on a copy: the result
+    # must be what Hydra composes for the unit's whole override list.
+    import pickle
+    import types
+
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.imbsweep_plugins import dask_launcher as dl
+    from imbsweep.paths import CONF_DIR
+
+    job = ["method=smote_ann", "dataset.n_samples=1000", "split.test_size=0.25"]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration(
+            "config", [f"hydra.sweep.dir={tmp_path}", "hydra.job.chdir=false"], RunMode.MULTIRUN
+        )
+        ctx = types.SimpleNamespace(config_loader=loader)
+        shipped = pickle.dumps(loader.load_sweep_config(master, job))
+        dl._COMPOSED.clear()
+        for seed, ship in [(0, None), (3, shipped), (7, None)]:
+            unit = [
+                *job,
+                f"unit.seed={seed}",
+                "unit.sweep_id=abc",
+                "unit.job_run_id=null",
+                f"unit.tracking_uri=sqlite:///{tmp_path}/m.db",
+            ]
+            fast = dl.compose_unit(ctx, master, unit, ship)
+            full = loader.load_sweep_config(master, unit)
+            assert OmegaConf.to_container(fast) == OmegaConf.to_container(full)
+            assert fast.unit.seed == seed and fast.unit.job_run_id is None
+            assert fast.hydra.job.override_dirname == full.hydra.job.override_dirname
+        assert len(dl._COMPOSED) == 1  # one job, composed (or received) once
