@@ -296,7 +296,6 @@ def test_the_hydra_state_launchers_ship_to_workers_pickles():
 def test_a_units_config_is_its_jobs_composed_once_plus_its_own_values(tmp_path):
     # Workers compose each job once and set each seed's unit.* values on a copy: the result
     # must be what Hydra composes for the unit's whole override list.
-    import pickle
     import types
 
     from hydra import initialize_config_dir
@@ -304,7 +303,7 @@ def test_a_units_config_is_its_jobs_composed_once_plus_its_own_values(tmp_path):
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
-    from hydra_plugins.imbsweep_plugins import dask_launcher as dl
+    from imbsweep import unit_compose as uc
     from imbsweep.paths import CONF_DIR
 
     job = ["method=smote_ann", "dataset.n_samples=1000", "split.test_size=0.25"]
@@ -314,8 +313,8 @@ def test_a_units_config_is_its_jobs_composed_once_plus_its_own_values(tmp_path):
             "config", [f"hydra.sweep.dir={tmp_path}", "hydra.job.chdir=false"], RunMode.MULTIRUN
         )
         ctx = types.SimpleNamespace(config_loader=loader)
-        shipped = pickle.dumps(loader.load_sweep_config(master, job))
-        dl._COMPOSED.clear()
+        shipped = loader.load_sweep_config(master, job)
+        uc._COMPOSED.clear()
         for seed, ship in [(0, None), (3, shipped), (7, None)]:
             unit = [
                 *job,
@@ -324,9 +323,10 @@ def test_a_units_config_is_its_jobs_composed_once_plus_its_own_values(tmp_path):
                 "unit.job_run_id=null",
                 f"unit.tracking_uri=sqlite:///{tmp_path}/m.db",
             ]
-            fast = dl.compose_unit(ctx, master, unit, ship)
+            fast = uc.compose_unit(ctx, master, unit, ship)
             full = loader.load_sweep_config(master, unit)
             assert OmegaConf.to_container(fast) == OmegaConf.to_container(full)
             assert fast.unit.seed == seed and fast.unit.job_run_id is None
             assert fast.hydra.job.override_dirname == full.hydra.job.override_dirname
-        assert len(dl._COMPOSED) == 1  # one job, composed (or received) once
+        assert len(uc._COMPOSED) == 1  # one job, composed (or received) once
+        assert uc.composed(master, unit) is not None

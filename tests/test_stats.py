@@ -176,6 +176,22 @@ def test_bayesian_signed_rank_matches_baycomp_and_reads_right():
     assert stats.bayes_signed_rank(near, b, rope=0.01, nsamples=5000)[1] > 0.95
 
 
+@pytest.mark.parametrize("n", [5, 30, 117])
+def test_bayesian_signed_rank_gives_baycomps_probabilities_exactly(n):
+    # Our vectorised sampler draws what baycomp draws: the same probabilities, not close ones,
+    # on close calls and ties (scores rounded to 0.01, ROPE 0.01) too.
+    from baycomp import SignedRankTest
+
+    rng = np.random.default_rng(n)
+    for shift in (0.0, 0.004, 0.02):
+        b = np.round(rng.uniform(0.4, 0.9, n), 2)
+        a = np.round(b + shift + rng.normal(0, 0.02, n), 2)
+        for rope in (0.0, 0.01):
+            got = stats.bayes_signed_rank(a, b, rope=rope, nsamples=3000, seed=7)
+            ref = SignedRankTest(a, b, rope=rope, nsamples=3000, random_state=7).probs()
+            assert got == tuple(float(v) for v in ref)
+
+
 def test_significance_carries_the_bayesian_test_per_pair():
     from imbsweep.cross_dataset import significance, significance_markdown
 

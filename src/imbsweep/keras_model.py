@@ -23,7 +23,7 @@ _TF_READY = False
 # most of a small set's fit); a kept net gets the new seed's initial weights and a reset
 # optimizer instead, which gives the same numbers bit for bit (tests/test_net_seeding.py).
 _TRAINERS: OrderedDict[tuple, tuple] = OrderedDict()
-_TRAINERS_MAX = 8
+_TRAINERS_MAX = 64  # architectures (a cross-dataset sweep has one per feature count)
 _TRAINERS_LOCK = threading.Lock()
 
 
@@ -72,9 +72,9 @@ def deterministic_tf() -> None:
 
     import keras  # noqa: F401
 
-    # Keras' clear_session (once per fit) runs a full garbage collection: ~0.3 s each over
-    # TensorFlow's millions of long-lived objects, a fifth of a small net's fit. Frozen, they
-    # are no longer scanned; what is garbage now is collected first, so nothing leaks.
+    # Full garbage collections (Python's own, and one per Keras clear_session in the GAN) took
+    # ~0.3 s each over TensorFlow's millions of long-lived objects, a fifth of a small net's
+    # fit. Frozen, they are no longer scanned; what is garbage now is collected first.
     gc.collect()
     gc.freeze()
 
@@ -192,7 +192,8 @@ class KerasMLP:
         # they give the same numbers as the defaults). The net returned is its own: the one
         # trained is kept for the next fit of this architecture.
         deterministic_tf()
-        keras.backend.clear_session()
+        # No clear_session: the nets do not depend on Keras' global state, and its full garbage
+        # collection took a fifth of a worker's time on a cross-dataset sweep.
         keras.utils.set_random_seed(int(self.seed))
         model = self._build(X.shape[1], random.Random(int(self.seed)))
         y = np.asarray(y, dtype=np.float32)

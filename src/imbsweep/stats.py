@@ -108,15 +108,26 @@ def bayes_signed_rank(
     equivalence ``[-rope, rope]`` (in the metric's units). Sampled with a fixed seed, so the
     same scores give the same probabilities.
     """
-    from baycomp import SignedRankTest
-
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if not higher_is_better:
         x, y = -x, -y
-    # baycomp's "left" is x > y (it samples y - x).
-    left, within, right = SignedRankTest.probs(
-        x, y, rope=rope, nsamples=nsamples, random_state=seed
-    )
+    # baycomp's SignedRankTest.sample (with a ROPE), its draws and arithmetic, as one matrix
+    # product instead of a Python loop over samples: 117 datasets x 15 pairs took minutes.
+    # "Left" is x > y (the test samples y - x); tests/test_stats.py compares with baycomp.
+    diff = np.concatenate(([0.0], y - x))
+    sums = diff[:, None] + diff[None, :]
+
+    def share(values: np.ndarray) -> np.ndarray:  # baycomp's heaviside: ties count half
+        return (values > 2 * rope) + 0.5 * (values == 2 * rope)
+
+    weights = np.ones(len(diff))
+    weights[0] = 0.5  # baycomp's prior
+    w = np.random.RandomState(seed).dirichlet(weights, nsamples)
+    samples = np.zeros((nsamples, 3))
+    samples[:, 0] = ((w @ share(-sums)) * w).sum(axis=1)
+    samples[:, 2] = ((w @ share(sums)) * w).sum(axis=1)
+    samples[:, 1] = 1 - samples[:, 0] - samples[:, 2]
+    left, within, right = np.bincount(samples.argmax(axis=1), minlength=3) / nsamples
     return float(left), float(within), float(right)
 
 

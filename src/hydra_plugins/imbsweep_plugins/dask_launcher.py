@@ -99,77 +99,6 @@ class Progress:
         )
 
 
-UNIT_PREFIX = "unit."  # overrides that differ between the seeds of one job
-_COMPOSED: "dict[tuple, bytes]" = {}  # a job's composed config, pickled, in this process
-_COMPOSED_MAX = 2048  # ~23 KB each
-
-
-def split_unit(overrides: Sequence[str]) -> "tuple[list[str], list[str]]":
-    """A unit's overrides as (its job's, its own ``unit.*`` ones)."""
-    job = [o for o in overrides if not o.startswith(UNIT_PREFIX)]
-    return job, [o for o in overrides if o.startswith(UNIT_PREFIX)]
-
-
-def _compose_key(config: DictConfig, job: Sequence[str]) -> tuple:
-    return (
-        str(config.hydra.job.config_name),
-        tuple(config.hydra.overrides.hydra),
-        tuple(job),
-        os.getcwd(),
-    )
-
-
-def remember(config: DictConfig, job: Sequence[str], cfg: DictConfig) -> bytes:
-    """Keep a job's composed config (from ``load_sweep_config``) for its units."""
-    import pickle
-
-    data = pickle.dumps(cfg)
-    if len(_COMPOSED) >= _COMPOSED_MAX:
-        _COMPOSED.pop(next(iter(_COMPOSED)))
-    _COMPOSED[_compose_key(config, job)] = data
-    return data
-
-
-def compose_unit(
-    hydra_context: HydraContext, config: DictConfig, overrides: Sequence[str], job_cfg: Any
-) -> DictConfig:
-    """What ``load_sweep_config(config, overrides)`` gives, composing each job once.
-
-    Composing is ~0.1 s a unit; a job's seeds differ only in ``unit.*`` values, so its
-    composed config (``job_cfg``, pickled, or this process's copy) gets them set the way
-    Hydra applies command-line overrides, and the same ``hydra.overrides`` and
-    ``override_dirname`` (tests/test_engine.py compares the two).
-    """
-    import pickle
-
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf, open_dict
-
-    job, own = split_unit(overrides)
-    key = _compose_key(config, job)
-    data = job_cfg if job_cfg is not None else _COMPOSED.get(key)
-    if data is None:
-        cfg = hydra_context.config_loader.load_sweep_config(config, list(job))
-        data = remember(config, job, cfg)
-    elif job_cfg is not None and key not in _COMPOSED:
-        _COMPOSED[key] = data
-    cfg = pickle.loads(data)
-    parser = OverridesParser.create()
-    ConfigLoaderImpl._apply_overrides_to_config(parser.parse_overrides(own), cfg)
-    with open_dict(cfg.hydra):
-        cfg.hydra.overrides.task.extend(own)
-        od = cfg.hydra.job.config.override_dirname
-        cfg.hydra.job.override_dirname = get_overrides_dirname(
-            overrides=parser.parse_overrides(list(cfg.hydra.overrides.task)),
-            kv_sep=od.kv_sep,
-            item_sep=od.item_sep,
-            exclude_keys=od.exclude_keys,
-        )
-    OmegaConf.copy_cache(from_config=config, to_config=cfg)
-    return cfg
-
-
 def _run_one(
     idx: int,
     overrides: Sequence[str],
@@ -177,7 +106,7 @@ def _run_one(
     config: DictConfig,
     task_function: TaskFunction,
     singleton_state: Any,
-    job_cfg: Optional[bytes] = None,  # noqa: UP045
+    job_cfg: Optional[DictConfig] = None,  # noqa: UP045
 ) -> JobReturn:
     """One Hydra job, in whatever process runs it (compose, then Hydra's run_job)."""
     from hydra.core.hydra_config import HydraConfig
@@ -185,9 +114,11 @@ def _run_one(
     from hydra.core.utils import run_job
     from omegaconf import open_dict
 
+    from imbsweep import unit_compose
+
     Singleton.set_state(singleton_state)
     setup_globals()
-    cfg = compose_unit(hydra_context, config, overrides, job_cfg)
+    cfg = unit_compose.compose_unit(hydra_context, config, overrides, job_cfg)
     with open_dict(cfg):
         cfg.hydra.job.id = f"{idx}"
         cfg.hydra.job.num = idx
@@ -309,6 +240,8 @@ class DaskLauncher(Launcher):
     ) -> list[JobReturn]:
         from distributed import as_completed
 
+        from imbsweep import unit_compose
+
         for started in (self._starting, self._warming):
             if started is not None:
                 started.join()
@@ -323,7 +256,7 @@ class DaskLauncher(Launcher):
         for i, ov in enumerate(job_overrides):
             idx = initial_job_idx + i
             log.debug("\t#%d : %s", idx, " ".join(filter_overrides(ov)))
-            job_cfg = _COMPOSED.get(_compose_key(self.config, split_unit(ov)[0]))
+            job_cfg = unit_compose.composed(self.config, ov)
             fut = client.submit(
                 _run_one,
                 idx,

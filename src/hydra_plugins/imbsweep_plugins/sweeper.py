@@ -60,10 +60,10 @@ class ImbsweepSweeper(Sweeper):
         )
 
     def _compose(self, overrides: list) -> dict:
-        from hydra_plugins.imbsweep_plugins import dask_launcher
+        from imbsweep import unit_compose
 
         cfg = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
-        dask_launcher.remember(self.config, overrides, cfg)  # its units need not compose it again
+        unit_compose.remember(self.config, overrides, cfg)  # its units need not compose it again
         job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
         return OmegaConf.to_container(job, resolve=True)
 
