@@ -293,11 +293,9 @@ def test_the_hydra_state_launchers_ship_to_workers_pickles():
     assert {"minority_k", "class_weight", "project_root"} <= set(state["omegaconf_resolvers"])
 
 
-def test_a_units_config_is_its_jobs_composed_once_plus_its_own_values(tmp_path):
-    # Workers compose each job once and set each seed's unit.* values on a copy: the result
-    # must be what Hydra composes for the unit's whole override list.
-    import types
-
+def test_configs_composed_once_per_group_choice_equal_hydras_own(tmp_path):
+    # Jobs and units are composed once per choice of config groups, value overrides set on a
+    # copy: every config must equal what Hydra composes for the whole override list.
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
@@ -306,27 +304,35 @@ def test_a_units_config_is_its_jobs_composed_once_plus_its_own_values(tmp_path):
     from imbsweep import unit_compose as uc
     from imbsweep.paths import CONF_DIR
 
-    job = ["method=smote_ann", "dataset.n_samples=1000", "split.test_size=0.25"]
+    unit = [
+        "unit.seed=3",
+        "unit.sweep_id=abc",
+        "unit.job_run_id=null",
+        f"unit.tracking_uri=sqlite:///{tmp_path}/m.db",
+    ]
+    cases = [
+        ["method=smote_ann", "dataset.n_samples=1000", "split.test_size=0.25"],
+        ["method=smote_ann", "dataset.n_samples=2000", "method.k_neighbors=3", *unit],
+        ["method.k_neighbors=3", "method=smote_ann", "seeds=[1,2]"],  # order kept in overrides
+        ["sweeps=benchmark_keel", "method=brf", "dataset.name=yeast3", "seeds=3", *unit],
+        ["sweeps=benchmark_keel", "method=brf", "dataset.name=glass1", "seeds=3", *unit],
+        ["dataset=keel", "dataset.name=ecoli1", "method=weighted_ann", "tracking.experiment=x"],
+        ["method=naive", "+extra.note=hello", "report.plot=false"],
+    ]
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
         master = loader.load_configuration(
-            "config", [f"hydra.sweep.dir={tmp_path}", "hydra.job.chdir=false"], RunMode.MULTIRUN
+            "config",
+            [f"hydra.sweep.dir={tmp_path}", "hydra.job.chdir=false", "hydra/launcher=dask"],
+            RunMode.MULTIRUN,
         )
-        ctx = types.SimpleNamespace(config_loader=loader)
-        shipped = loader.load_sweep_config(master, job)
-        uc._COMPOSED.clear()
-        for seed, ship in [(0, None), (3, shipped), (7, None)]:
-            unit = [
-                *job,
-                f"unit.seed={seed}",
-                "unit.sweep_id=abc",
-                "unit.job_run_id=null",
-                f"unit.tracking_uri=sqlite:///{tmp_path}/m.db",
-            ]
-            fast = uc.compose_unit(ctx, master, unit, ship)
-            full = loader.load_sweep_config(master, unit)
-            assert OmegaConf.to_container(fast) == OmegaConf.to_container(full)
-            assert fast.unit.seed == seed and fast.unit.job_run_id is None
+        uc._BASES.clear()
+        for ov in cases:
+            fast = uc.load_sweep_config(loader, master, ov)
+            full = loader.load_sweep_config(master, ov)
+            assert OmegaConf.to_container(fast) == OmegaConf.to_container(full), ov
             assert fast.hydra.job.override_dirname == full.hydra.job.override_dirname
-        assert len(uc._COMPOSED) == 1  # one job, composed (or received) once
-        assert uc.composed(master, unit) is not None
+            assert list(fast.hydra.overrides.task) == ov
+        assert fast.extra.note == "hello"
+        # groups: smote_ann, benchmark_keel+brf, keel+weighted_ann, naive
+        assert len(uc._BASES) == 4

@@ -106,7 +106,6 @@ def _run_one(
     config: DictConfig,
     task_function: TaskFunction,
     singleton_state: Any,
-    job_cfg: Optional[DictConfig] = None,  # noqa: UP045
 ) -> JobReturn:
     """One Hydra job, in whatever process runs it (compose, then Hydra's run_job)."""
     from hydra.core.hydra_config import HydraConfig
@@ -118,7 +117,7 @@ def _run_one(
 
     Singleton.set_state(singleton_state)
     setup_globals()
-    cfg = unit_compose.compose_unit(hydra_context, config, overrides, job_cfg)
+    cfg = unit_compose.load_sweep_config(hydra_context.config_loader, config, overrides)
     with open_dict(cfg):
         cfg.hydra.job.id = f"{idx}"
         cfg.hydra.job.num = idx
@@ -240,8 +239,6 @@ class DaskLauncher(Launcher):
     ) -> list[JobReturn]:
         from distributed import as_completed
 
-        from imbsweep import unit_compose
-
         for started in (self._starting, self._warming):
             if started is not None:
                 started.join()
@@ -256,13 +253,11 @@ class DaskLauncher(Launcher):
         for i, ov in enumerate(job_overrides):
             idx = initial_job_idx + i
             log.debug("\t#%d : %s", idx, " ".join(filter_overrides(ov)))
-            job_cfg = unit_compose.composed(self.config, ov)
             fut = client.submit(
                 _run_one,
                 idx,
                 list(ov),
                 *shared,
-                job_cfg,
                 key=f"job-{batch}-{idx}",
                 priority=n - i,
                 pure=False,

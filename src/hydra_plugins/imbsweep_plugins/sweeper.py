@@ -62,8 +62,10 @@ class ImbsweepSweeper(Sweeper):
     def _compose(self, overrides: list) -> dict:
         from imbsweep import unit_compose
 
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
-        unit_compose.remember(self.config, overrides, cfg)  # its units need not compose it again
+        # Composed once per choice of config groups (e.g. once per method, not per dataset).
+        cfg = unit_compose.load_sweep_config(
+            self.hydra_context.config_loader, self.config, overrides
+        )
         job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
         return OmegaConf.to_container(job, resolve=True)
 
