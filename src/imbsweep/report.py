@@ -117,20 +117,41 @@ def paired_comparisons(rows: pd.DataFrame, metrics=PAIRED_METRICS) -> pd.DataFra
     (dataset, stage, metric).
     """
     keys = [k for k in ("dataset", "stage") if k in rows]
+    # Only the columns a pair reads: the seed rows carry hundreds of params, and copying them
+    # per pair and metric took minutes on a 117-dataset sweep.
+    needed = [
+        *keys,
+        "label",
+        "seed",
+        *metrics,
+        *SPLIT_PARAMS,
+        "params.split.holdout",
+        "test_class0",
+        "test_class1",
+        "train_class0",
+        "train_class1",
+    ]
+    rows = rows[[c for c in dict.fromkeys(needed) if c in rows]]
     out = []
     for group, g in rows.groupby(keys, sort=False):
-        labels = list(dict.fromkeys(g["label"]))
-        for metric in metrics:
-            if metric not in g:
-                continue
+        # Split once per group: selecting rows of this wide frame per pair and metric took
+        # minutes on a 117-dataset sweep.
+        by_label = dict(list(g.groupby("label", sort=False)))
+        labels = list(by_label)
+        present = [m for m in metrics if m in g]
+        # What a pair shares across metrics (is it paired, which test, seeds joined), once.
+        contexts = {
+            (a, b): _pair_context(by_label[a], by_label[b], present)
+            for i, a in enumerate(labels)
+            for b in labels[i + 1 :]
+        }
+        for metric in present:
             fam = []
-            for i, a in enumerate(labels):
-                for b in labels[i + 1 :]:
-                    ga, gb = g[g["label"] == a], g[g["label"] == b]
-                    rec = _pair(ga, gb, metric)
-                    if rec is not None:
-                        ident = group if isinstance(group, tuple) else (group,)
-                        fam.append({**dict(zip(keys, ident, strict=True)), **rec})
+            for (a, b), ctx in contexts.items():
+                rec = _pair(ctx, a, b, metric) if ctx is not None else None
+                if rec is not None:
+                    ident = group if isinstance(group, tuple) else (group,)
+                    fam.append({**dict(zip(keys, ident, strict=True)), **rec})
             if fam:
                 f = pd.DataFrame(fam)
                 f["p_ttest_holm"] = stats.holm(f["p_ttest"])
@@ -139,19 +160,17 @@ def paired_comparisons(rows: pd.DataFrame, metrics=PAIRED_METRICS) -> pd.DataFra
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
-def _pair(ga: pd.DataFrame, gb: pd.DataFrame, metric: str) -> dict | None:
+def _pair_context(
+    ga: pd.DataFrame, gb: pd.DataFrame, metrics: list[str]
+) -> tuple[pd.DataFrame, float, str] | None:
+    """Two labels' seed rows joined by seed, the t-test's ratio and name; None: not paired."""
     setting = [c for c in SPLIT_PARAMS if c in ga and c in gb]
     for c in setting:
         if set(ga[c].astype(str)) != set(gb[c].astype(str)):
             return None  # different data or split: not paired
-    both = (
-        ga.set_index("seed")[metric]
-        .to_frame("a")
-        .join(gb.set_index("seed")[metric].to_frame("b"), how="inner")
+    joined = ga.set_index("seed")[metrics].join(
+        gb.set_index("seed")[metrics], how="inner", lsuffix="\0a", rsuffix="\0b"
     )
-    both = both.dropna()
-    if len(both) < 2:
-        return None
     varied = (
         "params.split.vary_with_seed" in ga
         and (ga["params.split.vary_with_seed"].astype(str).str.lower() == "true").all()
@@ -169,14 +188,22 @@ def _pair(ga: pd.DataFrame, gb: pd.DataFrame, metric: str) -> dict | None:
             rho = min(size / hold, 0.99)
             ratio = max(ratio, rho / (1 - rho))
             test = "corrected resampled (Nadeau-Bengio, held-out test rows)"
+    return joined, ratio, test
+
+
+def _pair(ctx: tuple[pd.DataFrame, float, str], a: str, b: str, metric: str) -> dict | None:
+    joined, ratio, test = ctx
+    both = joined[[metric + "\0a", metric + "\0b"]].set_axis(["a", "b"], axis=1).dropna()
+    if len(both) < 2:
+        return None
     t = stats.corrected_ttest(both["a"], both["b"], ratio)
     d = both["a"] - both["b"]
     lo_hi = stats.mean_ci(d)
     better = -1 if metric in LOWER_IS_BETTER else 1
     return {
         "metric": metric,
-        "method": ga["label"].iloc[0],
-        "opponent": gb["label"].iloc[0],
+        "method": a,
+        "opponent": b,
         "n_seeds": len(both),
         "mean_diff": float(d.mean()),
         "ci_low": lo_hi[1],
