@@ -72,10 +72,13 @@ def _paired_p(a: pd.Series, b: pd.Series, test_train_ratio: float = 0.25) -> flo
     return stats.corrected_ttest(both.iloc[:, 0], both.iloc[:, 1], test_train_ratio).pvalue
 
 
+# The class counts every seed run logs, from which a split's test/train ratio follows.
+CLASS_COUNTS = ("test_class0", "test_class1", "train_class0", "train_class1")
+
+
 def test_train_ratio(rows: pd.DataFrame) -> pd.Series:
     """n_test / n_train per dataset from the logged class counts (0.25 where they are missing)."""
-    cols = ["test_class0", "test_class1", "train_class0", "train_class1"]
-    if not set(cols) <= set(rows.columns):
+    if not set(CLASS_COUNTS) <= set(rows.columns):
         return pd.Series(0.25, index=rows["dataset"].unique())
     r = (rows["test_class0"] + rows["test_class1"]) / (rows["train_class0"] + rows["train_class1"])
     return r.groupby(rows["dataset"]).mean().fillna(0.25)

@@ -119,23 +119,10 @@ def paired_comparisons(rows: pd.DataFrame, metrics=PAIRED_METRICS) -> pd.DataFra
     keys = [k for k in ("dataset", "stage") if k in rows]
     # Only the columns a pair reads: the seed rows carry hundreds of params, and copying them
     # per pair and metric took minutes on a 117-dataset sweep.
-    needed = [
-        *keys,
-        "label",
-        "seed",
-        *metrics,
-        *SPLIT_PARAMS,
-        "params.split.holdout",
-        "test_class0",
-        "test_class1",
-        "train_class0",
-        "train_class1",
-    ]
+    needed = [*keys, "label", "seed", *metrics, *SPLIT_PARAMS, *cross_dataset.CLASS_COUNTS]
     rows = rows[[c for c in dict.fromkeys(needed) if c in rows]]
     out = []
     for group, g in rows.groupby(keys, sort=False):
-        # Split once per group: selecting rows of this wide frame per pair and metric took
-        # minutes on a 117-dataset sweep.
         by_label = dict(list(g.groupby("label", sort=False)))
         labels = list(by_label)
         present = [m for m in metrics if m in g]
