@@ -111,3 +111,38 @@ def test_a_kept_net_gives_a_new_nets_numbers_and_fitted_nets_stay_their_own():
         for a, b in zip(early[0], ws, strict=True):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(first.predict_proba(X), new.predict_proba(X))
+
+
+def test_input_autotuning_is_off_and_changes_no_number():
+    """tf.data's autotuner idled a one-core worker ~0.3 s an epoch (_no_input_autotuning).
+
+    The pipeline Keras builds for a fit has autotuning off, and a net trained through it equals
+    one trained through Keras' own pipeline, weight for weight (class weights, early stopping).
+    """
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    from imbsweep import keras_model
+
+    keras_model.deterministic_tf()
+    X, y = _xy()
+    wrapped = ArrayDataAdapter.get_tf_dataset
+    assert wrapped._imbsweep_no_autotune
+    ds = ArrayDataAdapter(X, y, batch_size=32, shuffle=True).get_tf_dataset()
+    assert ds.options().autotune.enabled is False
+
+    def weights(**kw):
+        return KerasMLP(epochs=3, seed=5, **kw).fit(X, y).model_.get_weights()
+
+    settings = [{}, {"class_weight": {0: 1.0, 1: 4.0}}, {"early_stopping": 1}]
+    ours = [weights(**kw) for kw in settings]
+    original = wrapped.__closure__[0].cell_contents  # Keras' own builder
+    try:
+        ArrayDataAdapter.get_tf_dataset = original
+        own = ArrayDataAdapter(X, y, batch_size=32).get_tf_dataset()
+        assert own.options().autotune.enabled is not False  # unset: on
+        kerases = [weights(**kw) for kw in settings]
+    finally:
+        ArrayDataAdapter.get_tf_dataset = wrapped
+    for a, b in zip(ours, kerases, strict=True):
+        for x, z in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, z)

@@ -245,6 +245,7 @@ class SweepDriver:
         self.tracker: tracking.Tracker | None = None
         self.sweep_id: str | None = None
         self.failures: list[Failure] = []
+        self._rows: Any = None  # seed rows read when the job runs were aggregated
 
     # ------------------------------------------------------------------ sweep run
     def open(self, jobs: list[Job]) -> None:
@@ -515,6 +516,7 @@ class SweepDriver:
                 self.primary["report"]["claims"],
                 self.primary["report"]["plot"],
                 failed=[f.__dict__ for f in self.failures],
+                rows=None if error else self._rows,
             )
         if self.failures:
             report_failures(self.failures)
@@ -527,6 +529,7 @@ class SweepDriver:
         from imbsweep.runner import aggregate
 
         rows = seed_rows(self.sweep_id, [self.tracker.experiment_id])
+        self._rows = rows  # the table's rows too: closing job runs changes no seed run
         for job in jobs:
             mine = rows[rows["job_id"] == job.run_id] if not rows.empty else rows
             metric_cols = [
