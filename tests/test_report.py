@@ -161,3 +161,31 @@ def test_job_runs_spread_only_where_it_is_read():
     assert agg["val_brier"] == pytest.approx(0.2) and "val_brier_ci_high" in agg
     assert agg["train_class1"] == 41.0 and "train_class1_std" not in agg
     assert agg["n_seeds_no_positive"] == 1
+
+
+def test_seed_rows_come_in_seed_order_within_each_job_whatever_the_schedule(store):
+    """Workers finish units in any order; the table must add seeds up in one order."""
+    t = tracking.Tracker()
+    sweep = t.create_run("sweep", {tracking.TAG_LEVEL: "sweep"})
+    jobs = {m: t.create_run(m, {tracking.TAG_LEVEL: "job"}, sweep) for m in ("a", "b")}
+    for method, seed in [("b", 2), ("a", 1), ("b", 0), ("a", 2), ("a", 0), ("b", 1)]:
+        tags = {
+            tracking.TAG_LEVEL: "seed",
+            tracking.TAG_SWEEP: sweep,
+            tracking.TAG_LABEL: method,
+            tracking.TAG_METHOD: method,
+            tracking.TAG_DATASET: "d",
+            tracking.TAG_SEED: str(seed),
+        }
+        run = t.create_run(f"{method} seed {seed}", tags, jobs[method])
+        t.log_metrics(run, {"minority_f1": 0.1 * seed})
+        t.end_run(run)
+    rows = seed_rows(sweep)
+    assert rows[["method", "seed"]].values.tolist() == [
+        ["b", 0],
+        ["b", 1],
+        ["b", 2],
+        ["a", 0],
+        ["a", 1],
+        ["a", 2],
+    ]  # jobs in the order their first unit started, seeds ascending in each

@@ -80,6 +80,11 @@ def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.Data
             out[col[len("metrics.") :]] = runs[col]
         elif col.startswith("params."):  # the setting: claims and pairing check it
             out[col] = runs[col]
+    # Each job's seeds in seed order, jobs in the order they started: means and sums then add
+    # up in the same order however the units were scheduled (same table, to the last digit).
+    job_order = out.groupby("job_id", sort=False, dropna=False).ngroup()
+    out = out.assign(_job=job_order).sort_values(["_job", "seed"], kind="stable")
+    out = out.drop(columns="_job")
     out["label"] = distinct_labels(out)
     return out.reset_index(drop=True)
 
