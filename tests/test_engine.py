@@ -336,3 +336,36 @@ def test_configs_composed_once_per_group_choice_equal_hydras_own(tmp_path):
         assert fast.extra.note == "hello"
         # groups: smote_ann, benchmark_keel+brf, keel+weighted_ann, naive
         assert len(uc._BASES) == 4
+
+
+def test_workers_warm_up_for_the_units_left_only(tmp_path):
+    """A resumed sweep whose nets had all finished sets no TensorFlow up on its workers."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from imbsweep.keras_model import deterministic_tf
+
+    jobs = driver.plan(
+        [["method=smote_ann", *SMALL], ["method=brf", *SMALL]], lambda ov: compose_cfg(ov)
+    )
+    net = next(j for j in jobs if driver.needs_tf(j.cfg))
+    primary = {"tracking": {"enabled": False}, "report": {"claims": None, "plot": False}}
+
+    warmed, launched = [], []
+
+    def launch(batch):
+        ok = JobReturn(status=JobStatus.COMPLETED, _return_value={"status": "finished"})
+        launched.extend(batch)
+        return [ok] * len(batch)
+
+    def warm(todo):
+        warmed.append(driver.warm_ups(todo))
+
+    for done, expected in [({}, [deterministic_tf]), (dict.fromkeys(net.seeds, "r"), [])]:
+        for job in jobs:
+            job.done = dict(done) if job is net else {}
+        warmed.clear()
+        launched.clear()
+        drv = driver.SweepDriver(primary, tmp_path, "s")
+        assert drv.run(jobs, launch, warm=warm) == 0
+        assert warmed == [expected]
+        assert len(launched) == sum(len(j.seeds) for j in jobs) - len(done)

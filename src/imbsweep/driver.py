@@ -413,12 +413,14 @@ class SweepDriver:
         jobs: list[Job],
         launch: Callable[[list[list[str]]], Sequence[Any]],
         close: bool = True,
+        warm: Callable[[list[Job]], None] | None = None,
     ) -> int:
         """Run every unit not yet finished, then aggregate, report and close. Returns 0 or 1.
 
         With the sweep run already open (:meth:`open_run`, e.g. a tuning study's), the units
         this sweep run already finished are reused; ``close=False`` leaves the report and the
-        sweep run to :meth:`close`.
+        sweep run to :meth:`close`. ``warm`` gets the jobs with units left to run, before any
+        is launched (e.g. set TensorFlow up on the workers only if one of those fits a net).
         """
         if self.sweep_id is None:
             self.open(jobs)
@@ -426,6 +428,9 @@ class SweepDriver:
             self._adopt_finished(jobs)
         todo = [(job, s) for job in jobs for s in job.seeds if s not in job.done]
         todo.sort(key=lambda u: -u[0].cost)  # longest first: no core idles at the end
+        if warm is not None and todo:
+            # Known only now: a resumed sweep may have no net left to fit.
+            warm(list({id(job): job for job, _ in todo}.values()))
         n_all = sum(len(j.seeds) for j in jobs)
         beat = _Heartbeat(self.tracker, self.sweep_id) if self.tracker else None
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -85,15 +85,17 @@ class ImbsweepSweeper(Sweeper):
         t0 = time.perf_counter()
         jobs = driver.plan(grid, self._compose)
         log.info("checked %d job(s) and their data in %.1f s", len(jobs), time.perf_counter() - t0)
-        warm = getattr(self.launcher, "warm", None)
-        if warm is not None:
-            warm(driver.warm_ups(jobs))
         primary = OmegaConf.to_container(
             OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"]),
             resolve=True,
         )
         name = driver.sweep_name(jobs, arguments)
         drv = driver.SweepDriver(primary, sweep_dir, name)
-        code = drv.run(jobs, lambda batch: self.launcher.launch(batch, initial_job_idx=0))
+        warm = getattr(self.launcher, "warm", None)  # e.g. TensorFlow set up before any unit
+        code = drv.run(
+            jobs,
+            lambda batch: self.launcher.launch(batch, initial_job_idx=0),
+            warm=None if warm is None else lambda todo: warm(driver.warm_ups(todo)),
+        )
         if code:
             raise SystemExit(code)
