@@ -104,6 +104,7 @@ def _no_input_autotuning(tf) -> None:
         return build(self).with_options(options)
 
     get_tf_dataset._imbsweep_no_autotune = True
+    get_tf_dataset.keras_builder = build  # Keras' own, for comparing against it
     ArrayDataAdapter.get_tf_dataset = get_tf_dataset
 
 
