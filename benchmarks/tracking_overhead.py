@@ -42,7 +42,7 @@ def main() -> None:
     cfgs = {m: job_config(m, args.seeds) for m in methods}
     ds = load_dataset(cfgs[methods[0]]["dataset"])
     with tempfile.TemporaryDirectory() as tmp:
-        on = Tracker(True, f"sqlite:///{tmp}/mlflow.db", "bench")
+        on = Tracker(True, uri=f"sqlite:///{tmp}/mlflow.db", experiment="bench")
         off = Tracker(False)
         # Warm-up outside the clock: TensorFlow import, graph building, the store's schema.
         for tracker in (on, off):
