@@ -72,7 +72,11 @@ class MethodConf:
 
 @dataclass
 class SplitConf:
-    test_size: float = 0.2
+    # kfold: repeated stratified k-fold, one repeat per seed (every row tested once a repeat);
+    # holdout: one train/test split per seed (test_size), or one fixed split (vary_with_seed false)
+    protocol: str = "kfold"
+    folds: int = 5  # kfold only; fewer when the minority has fewer rows (a warning says so)
+    test_size: float = 0.2  # holdout only
     random_state: int = 42  # used only when vary_with_seed is false
     vary_with_seed: bool = True
     stratify: bool = True
@@ -117,6 +121,7 @@ class UnitConf:
     """Set by the sweep driver on each unit (one seed of one job) it launches; null otherwise."""
 
     seed: Optional[int] = None  # noqa: UP045
+    fold: Optional[int] = None  # noqa: UP045  # split.protocol=kfold: the fold of the seed's repeat
     job_key: Optional[str] = None  # noqa: UP045
     sweep_id: Optional[str] = None  # noqa: UP045
     job_run_id: Optional[str] = None  # noqa: UP045
@@ -219,6 +224,7 @@ def check_config(cfg: dict) -> None:
         raise ConfigError("tuning.final_seeds", exc.value, exc.allowed) from None
     check_method_values(cfg["method"])
     sp = cfg["split"]
+    check_protocol(sp, cfg.get("stage"))
     if not 0 < float(sp["test_size"]) < 1:
         raise ConfigError("split.test_size", sp["test_size"], "a fraction in (0, 1)")
     if not 0 <= float(sp["validation_size"]) < 1:
@@ -282,6 +288,42 @@ def check_config(cfg: dict) -> None:
     from imbsweep.datasets import check_dataset
 
     check_dataset(cfg["dataset"])  # names, paths, columns: no loading
+
+
+PROTOCOLS = ("kfold", "holdout")
+
+
+def check_protocol(sp: dict, stage: str | None) -> None:
+    """The evaluation protocol's keys agree with each other (README "Evaluation protocol")."""
+    protocol = sp.get("protocol", "kfold")
+    if protocol not in PROTOCOLS:
+        raise ConfigError("split.protocol", protocol, f"one of {list(PROTOCOLS)}")
+    folds = sp.get("folds", 5)
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ConfigError("split.folds", folds, "an int >= 2, e.g. split.folds=5")
+    if protocol != "kfold":
+        return
+    if not sp.get("vary_with_seed", True):
+        raise ConfigError(
+            "split.vary_with_seed",
+            False,
+            "true with split.protocol=kfold, or add split.protocol=holdout",
+            "k-fold draws a new fold assignment per seed; one fixed split is the holdout protocol",
+        )
+    if float(sp.get("holdout", 0.0) or 0.0) > 0:
+        raise ConfigError(
+            "split.holdout",
+            sp["holdout"],
+            "0 with split.protocol=kfold, or add split.protocol=holdout",
+            "held-out rows are for the holdout protocol's tuning sweeps",
+        )
+    if stage in ("trial", "best", "default"):
+        raise ConfigError(
+            "split.protocol",
+            protocol,
+            "holdout when tuning (sweeps/tune_*.yaml set it)",
+            "a study's trials and final table use held-out outer rows (split.holdout)",
+        )
 
 
 _SHORT = {

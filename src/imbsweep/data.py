@@ -8,13 +8,21 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from imbsweep.config import SplitConf
 from imbsweep.datasets import LOADERS, Dataset, load_dataset
 from imbsweep.errors import ConfigError
 
-__all__ = ["LOADERS", "Dataset", "Split", "halve", "load_dataset", "split_dataset"]
+__all__ = [
+    "LOADERS",
+    "Dataset",
+    "Split",
+    "fold_count",
+    "halve",
+    "load_dataset",
+    "split_dataset",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +54,18 @@ class Split:
 TRIAL_STAGE = "trial"
 
 
-def split_dataset(ds: Dataset, split_cfg: dict, seed: int, stage: str = "run") -> Split:
+def split_dataset(
+    ds: Dataset, split_cfg: dict, seed: int, stage: str = "run", fold: int | None = None
+) -> Split:
     """Split rows into train / test (and optionally validation, carved from train).
 
-    The default is a stratified split per seed (``vary_with_seed``, ``stratify``): the spread
-    across seeds then includes the data split, not only the model's seed. The practical's own
-    setting (``sweeps/practical.yaml``) is one fixed split for every seed:
+    ``split.protocol=kfold`` (the default): repeated stratified k-fold. The seed draws the
+    repeat's fold assignment (:func:`kfold_rows`); ``fold`` picks the test fold, the other folds
+    train. Every row is a test row exactly once per seed.
+
+    ``split.protocol=holdout``: a stratified split per seed (``vary_with_seed``, ``stratify``),
+    so the spread across seeds includes the data split, not only the model's seed. The
+    practical's own setting (``sweeps/practical.yaml``) is one fixed split for every seed:
     ``train_test_split(test_size=0.2, random_state=42)``.
     ``drop_duplicates`` removes rows whose features repeat an earlier row before splitting;
     either way the test rows that also appear in training are counted.
@@ -78,12 +92,17 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int, stage: str = "run") -
     val_size = float(split_cfg["validation_size"] or 0.0)
     min_train = 2 if val_size > 0 else 1  # with a validation split to come: one for each side
     holdout = float(split_cfg["holdout"] or 0.0)
-    if holdout > 0:
-        pool, held = _holdout(ds, idx, split_cfg)
-        if stage == TRIAL_STAGE:
-            idx = pool
-    if holdout > 0 and stage != TRIAL_STAGE:
+    if split_cfg["protocol"] == "kfold":
+        if fold is None:
+            raise ValueError("split.protocol=kfold: a unit needs its fold (unit.fold)")
+        folds = kfold_rows(ds, idx, split_cfg, seed)
+        if not 0 <= fold < len(folds):
+            raise ValueError(f"fold {fold} of {len(folds)}")
+        test = folds[fold]
+        train = np.sort(np.concatenate([f for i, f in enumerate(folds) if i != fold]))
+    elif holdout > 0 and stage != TRIAL_STAGE:
         # Test rows from the held-out rows only, as many as test_size of all rows.
+        pool, held = _holdout(ds, idx, split_cfg)
         share = min(1.0, round(test_size * len(idx)) / len(held))
         if share >= 1.0:
             rest, test = held[:0], held
@@ -91,6 +110,8 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int, stage: str = "run") -
             rest, test = _split(held, ds.y[held], share, rs, True, "test")
         train = np.sort(np.concatenate([pool, rest]))
     else:
+        if holdout > 0:  # a study's trial: the held-out rows do not exist for it
+            idx = _holdout(ds, idx, split_cfg)[0]
         train, test = _split(idx, ds.y[idx], test_size, rs, stratify, "test", min_train)
     validation = None
     if val_size > 0:
@@ -107,13 +128,58 @@ def split_dataset(ds: Dataset, split_cfg: dict, seed: int, stage: str = "run") -
     )
 
 
-def holdout_rows(ds: Dataset, split_cfg: dict) -> np.ndarray:
-    """The rows ``split.holdout`` sets aside: never seen by a study's trials."""
+def fold_count(ds: Dataset, split_cfg: dict) -> int:
+    """Folds of the k-fold protocol on this data: ``split.folds``, or fewer for a tiny minority.
+
+    Stratified folds need a minority row in every fold; with fewer minority rows than
+    ``split.folds`` the folds shrink to the minority count (a warning says so). Fewer than two
+    minority rows cannot be cross-validated.
+    """
+    k = int(split_cfg.get("folds", 5))
+    rows = _rows(ds, split_cfg)
+    n_min = int(ds.y[rows].sum())
+    if n_min < 2:
+        raise ConfigError(
+            "split.folds",
+            k,
+            "a dataset with at least 2 minority rows",
+            f"{ds.name} has {n_min} minority row(s): nothing to train on and test",
+        )
+    if n_min < k:
+        log.warning(
+            "%s: %d minority rows < split.folds=%d: using %d folds (one minority row each)",
+            ds.name,
+            n_min,
+            k,
+            n_min,
+        )
+        return n_min
+    return k
+
+
+def kfold_rows(ds: Dataset, idx: np.ndarray, split_cfg: dict, seed: int) -> list[np.ndarray]:
+    """The test rows of each fold of one repeat: stratified, shuffled by ``seed``.
+
+    Depends only on the data, the seed and the fold count, so every method of a sweep is tested
+    on the same folds at a seed (the pairing of the paired comparisons).
+    """
+    k = fold_count(ds, split_cfg)
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [np.sort(idx[test]) for _, test in skf.split(np.zeros(len(idx)), ds.y[idx])]
+
+
+def _rows(ds: Dataset, split_cfg: dict) -> np.ndarray:
+    """All rows, or the first of each set of duplicate rows with ``split.drop_duplicates``."""
     idx = np.arange(len(ds.y))
     if split_cfg.get("drop_duplicates", False):
         row_hash = pd.util.hash_pandas_object(ds.X, index=False).to_numpy()
         idx = idx[~pd.Series(row_hash).duplicated().to_numpy()]
-    return _holdout(ds, idx, split_cfg)[1]
+    return idx
+
+
+def holdout_rows(ds: Dataset, split_cfg: dict) -> np.ndarray:
+    """The rows ``split.holdout`` sets aside: never seen by a study's trials."""
+    return _holdout(ds, _rows(ds, split_cfg), split_cfg)[1]
 
 
 def _holdout(ds: Dataset, idx: np.ndarray, split_cfg: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,9 @@
 """The sweep driver: plan a sweep's units, resume a matching sweep, launch, close, report.
 
-The unit of work is one seed of one config. Its identity is what determines its result: the
-resolved config without bookkeeping keys, hashed with the data's digest (``job_key``), and the
-seed. The driver owns the sweep run: it checks every config and loads every dataset before
+The unit of work is one seed of one config (split.protocol=holdout), or one fold of one seed's
+repeat (split.protocol=kfold). Its identity is what determines its result: the resolved config
+without bookkeeping keys, hashed with the data's digest (``job_key``), the seed and the fold.
+The driver owns the sweep run: it checks every config and loads every dataset before
 anything is written, finds the sweep run of an earlier, interrupted run of the same command
 (same units) and reuses its finished seed runs, creates the job runs, hands the units to the
 Hydra launcher (longest first, so cores stay busy to the end), and builds the table from what
@@ -32,6 +33,8 @@ log = logging.getLogger("imbsweep")
 
 # Keys that do not change a run's numbers: left out of its identity.
 NOT_IN_IDENTITY = ("tracking", "report", "tuning", "objective", "unit", "seeds", "stage", "resume")
+# A unit of a job: (seed, fold); fold is None under the holdout protocol (one unit per seed).
+Unit = tuple[int, "int | None"]
 # A driver on another machine counts as dead when its heartbeat is older than this.
 HEARTBEAT_SECONDS = 60
 STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
@@ -39,7 +42,7 @@ STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
 
 @dataclass
 class Job:
-    """One config of the sweep (a dataset x method settings), run over its seeds."""
+    """One config of the sweep (a dataset x method settings), run over its seeds (and folds)."""
 
     overrides: list[str]
     cfg: dict
@@ -47,9 +50,10 @@ class Job:
     dataset: str
     key: str
     seeds: list[int]
-    cost: float  # estimated seconds per seed; only the order matters
+    cost: float  # estimated seconds per unit; only the order matters
+    folds: int = 0  # split.protocol=kfold: folds per seed; 0: one unit per seed
     run_id: str | None = None
-    done: dict[int, str] = field(default_factory=dict)  # seed -> finished seed run id
+    done: dict[Unit, str] = field(default_factory=dict)  # unit -> its finished run id
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -57,9 +61,17 @@ class Job:
     def stage(self) -> str:
         return str(self.cfg.get("stage", "run"))
 
-    def unit_overrides(self, sweep_id: str | None, seed: int, store: dict) -> list[str]:
+    @property
+    def units(self) -> list[Unit]:
+        if not self.folds:
+            return [(s, None) for s in self.seeds]
+        return [(s, f) for s in self.seeds for f in range(self.folds)]
+
+    def unit_overrides(self, sweep_id: str | None, unit: Unit, store: dict) -> list[str]:
+        seed, fold = unit
         ctx = {
             "unit.seed": seed,
+            "unit.fold": fold,
             "unit.job_key": self.key,
             "unit.sweep_id": sweep_id,
             "unit.job_run_id": self.run_id,
@@ -122,7 +134,7 @@ def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], 
     once with the jobs it affects, not once per job.
     """
     from imbsweep.config import check_config
-    from imbsweep.data import load_dataset
+    from imbsweep.data import fold_count, load_dataset
     from imbsweep.methods import check_method_data
 
     jobs: list[Job] = []
@@ -134,6 +146,8 @@ def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], 
             check_config(cfg)
             ds = load_dataset(cfg["dataset"])
             check_method_data(cfg["method"], ds)
+            kfold = cfg["split"]["protocol"] == "kfold"
+            folds = fold_count(ds, cfg["split"]) if kfold else 0
         except ValueError as exc:  # ConfigError and the loaders' data errors
             errors.setdefault(str(exc), []).append(where)
             continue
@@ -146,6 +160,7 @@ def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], 
                 key=job_key(cfg, ds.digest()),
                 seeds=resolve_seeds(cfg["seeds"]),
                 cost=estimate_cost(cfg, len(ds.y)),
+                folds=folds,
             )
         )
     if errors:
@@ -157,8 +172,13 @@ def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], 
     return jobs
 
 
+def unit_key(job: Job, unit: Unit) -> str:
+    seed, fold = unit
+    return f"{job.key}/{job.stage}/{seed}" + ("" if fold is None else f"/{fold}")
+
+
 def sweep_key(jobs: Sequence[Job]) -> str:
-    units = sorted(f"{j.key}/{j.stage}/{s}" for j in jobs for s in j.seeds)
+    units = sorted(unit_key(j, u) for j in jobs for u in j.units)
     return hashlib.sha256("\n".join(units).encode()).hexdigest()[:20]
 
 
@@ -171,8 +191,11 @@ def sweep_name(jobs: Sequence[Job], arguments: Sequence[str] = ()) -> str:
 
     methods = some([j.cfg["method"]["name"] for j in jobs], "methods")
     data = some([j.dataset for j in jobs], "datasets")
-    seeds = {len(j.seeds) for j in jobs}
-    n_seeds = f"{seeds.pop()} seeds" if len(seeds) == 1 else "seeds vary"
+    seeds = {(len(j.seeds), j.folds) for j in jobs}
+    n_seeds = "seeds vary"
+    if len(seeds) == 1:
+        n, folds = seeds.pop()
+        n_seeds = f"{n} x {folds}-fold" if folds else f"{n} seeds"
     return f"{methods} | {data} | {n_seeds} | {time.strftime('%m-%d %H:%M')}"
 
 
@@ -246,6 +269,7 @@ class SweepDriver:
         self.sweep_id: str | None = None
         self.failures: list[Failure] = []
         self._rows: Any = None  # seed rows read when the job runs were aggregated
+        self._predictions: dict | None = None  # their test predictions (fixed splits)
 
     # ------------------------------------------------------------------ sweep run
     def open(self, jobs: list[Job]) -> None:
@@ -347,12 +371,13 @@ class SweepDriver:
             if level == "job":
                 job.run_id = r.info.run_id
             elif level == "seed" and r.info.status == "FINISHED":
-                seed = int(tags.get(tracking.TAG_SEED, -1))
-                if seed in job.seeds and seed not in job.done:
-                    job.done[seed] = r.info.run_id
+                fold = tags.get(tracking.TAG_FOLD)
+                unit = (int(tags.get(tracking.TAG_SEED, -1)), None if fold is None else int(fold))
+                if unit in job.units and unit not in job.done:
+                    job.done[unit] = r.info.run_id
                     job.skipped += "skipped" in tags
         n_done = sum(len(j.done) for j in jobs)
-        n_all = sum(len(j.seeds) for j in jobs)
+        n_all = sum(len(j.units) for j in jobs)
         log.info(
             "resuming sweep run %s: %d of %d units already finished", self.sweep_id, n_done, n_all
         )
@@ -372,7 +397,7 @@ class SweepDriver:
         names = job_run_names([(j.label, j.dataset, j.overrides) for j in jobs])
         for job, name in zip(jobs, names, strict=True):
             if job.run_id is not None:
-                if len(job.done) < len(job.seeds):
+                if len(job.done) < len(job.units):
                     t.client.update_run(job.run_id, status="RUNNING")
                 continue
             ds = load_dataset(job.cfg["dataset"])
@@ -426,12 +451,12 @@ class SweepDriver:
             self.open(jobs)
         elif self.tracker:
             self._adopt_finished(jobs)
-        todo = [(job, s) for job in jobs for s in job.seeds if s not in job.done]
+        todo = [(job, u) for job in jobs for u in job.units if u not in job.done]
         todo.sort(key=lambda u: -u[0].cost)  # longest first: no core idles at the end
         if warm is not None and todo:
             # Known only now: a resumed sweep may have no net left to fit.
             warm(list({id(job): job for job, _ in todo}.values()))
-        n_all = sum(len(j.seeds) for j in jobs)
+        n_all = sum(len(j.units) for j in jobs)
         beat = _Heartbeat(self.tracker, self.sweep_id) if self.tracker else None
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         params_thread = None
@@ -440,10 +465,11 @@ class SweepDriver:
                 params_thread = self._open_job_runs(jobs)
             if todo:
                 log.info(
-                    "sweep %s: %d units (%d jobs x seeds)%s",
+                    "sweep %s: %d units (%d jobs x seeds%s)%s",
                     self.sweep_id or "(tracking off)",
                     len(todo),
                     len(jobs),
+                    " x folds" if any(j.folds for j in jobs) else "",
                     f", {n_all - len(todo)} reused from the resumed sweep"
                     if len(todo) < n_all
                     else "",
@@ -454,7 +480,7 @@ class SweepDriver:
                         "tracking_uri": self.tracker.uri,
                         "experiment_id": self.tracker.experiment_id,
                     }
-                returns = launch([job.unit_overrides(self.sweep_id, s, store) for job, s in todo])
+                returns = launch([job.unit_overrides(self.sweep_id, u, store) for job, u in todo])
                 self._collect(todo, returns)
             else:
                 log.info("all %d units of this sweep had finished: nothing to run", n_all)
@@ -477,19 +503,21 @@ class SweepDriver:
                 params_thread.join()
         return self._finish(jobs, close)
 
-    def _collect(self, todo: list[tuple[Job, int]], returns: Sequence[Any]) -> None:
+    def _collect(self, todo: list[tuple[Job, Unit]], returns: Sequence[Any]) -> None:
         from hydra.core.utils import JobStatus
 
-        for (job, seed), ret in zip(todo, returns, strict=True):
+        for (job, unit), ret in zip(todo, returns, strict=True):
             if ret.status == JobStatus.COMPLETED:
                 out = ret.return_value or {}
                 if out.get("status") == "skipped":
                     job.skipped += 1
-                job.done[seed] = out.get("run_id") or ""
+                job.done[unit] = out.get("run_id") or ""
             else:
                 error = _error_text(ret._return_value)
                 job.errors.append(error)
-                self.failures.append(Failure(job.label, job.overrides + [f"seed={seed}"], error))
+                seed, fold = unit
+                where = [f"seed={seed}"] + ([] if fold is None else [f"fold={fold}"])
+                self.failures.append(Failure(job.label, job.overrides + where, error))
 
     def _finish(self, jobs: list[Job], close: bool = True) -> int:
         if self.tracker:
@@ -522,6 +550,7 @@ class SweepDriver:
                 self.primary["report"]["plot"],
                 failed=[f.__dict__ for f in self.failures],
                 rows=None if error else self._rows,
+                predictions=None if error else self._predictions,
             )
         if self.failures:
             report_failures(self.failures)
@@ -529,14 +558,21 @@ class SweepDriver:
         return 0
 
     def _aggregate(self, jobs: list[Job]) -> None:
-        """Job runs: mean/std/min/max of every metric over their finished seeds; then close."""
-        from imbsweep.report import seed_rows
+        """Job runs: mean/std/min/max of every metric over their finished seeds (k-fold repeats
+        pooled) and the interval that matches the protocol; then close."""
+        from imbsweep.evaluation import METRICS
+        from imbsweep.intervals import estimate
+        from imbsweep.pooling import repeat_rows
+        from imbsweep.report import load_predictions, seed_rows
         from imbsweep.runner import aggregate
 
         rows = seed_rows(self.sweep_id, [self.tracker.experiment_id])
         self._rows = rows  # the table's rows too: closing job runs changes no seed run
+        self._predictions = load_predictions(rows)
+        reps = repeat_rows(rows)
         for job in jobs:
-            mine = rows[rows["job_id"] == job.run_id] if not rows.empty else rows
+            units = rows[rows["job_id"] == job.run_id] if not rows.empty else rows
+            mine = reps[reps["job_id"] == job.run_id] if not reps.empty else reps
             metric_cols = [
                 c for c in mine.columns if c not in _ROW_KEYS and mine[c].dtype.kind in "fiu"
             ]
@@ -544,16 +580,31 @@ class SweepDriver:
                 {k: v for k, v in r.items() if v == v}  # NaN: the metric was not logged
                 for r in mine[metric_cols].to_dict("records")
             ]
-            agg = aggregate(per_seed)
+            cis = {}
+            for key in METRICS if len(units) else ():
+                est = estimate(units, key, self._predictions, repeats=mine)
+                cis[key] = (est.low, est.high)
+            agg = aggregate(per_seed, cis)
             agg.update({"n_seeds": len(per_seed), "n_skipped": job.skipped})
             self.tracker.log_metrics(job.run_id, agg)
             if job.errors:
                 self.tracker.set_tags(job.run_id, {"error": job.errors[0][:5000]})
-            status = "FAILED" if len(job.done) < len(job.seeds) else "FINISHED"
+            status = "FAILED" if len(job.done) < len(job.units) else "FINISHED"
             self.tracker.end_run(job.run_id, status)
 
 
-_ROW_KEYS = {"run_id", "label", "method", "dataset", "stage", "seed", "job_id", "overrides"}
+_ROW_KEYS = {
+    "run_id",
+    "label",
+    "method",
+    "dataset",
+    "stage",
+    "seed",
+    "fold",
+    "n_folds",
+    "job_id",
+    "overrides",
+}
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -16,9 +16,10 @@ JOB_PARAM_KEYS = ("dataset.name", "seeds", "stage")
 CONFIG_GROUPS = ("dataset", "method")
 
 
-def seed_run_name(label: str, seed: int) -> str:
-    """``seed=3 smote_ann k=5``: the seed survives the UI's truncation."""
-    return f"seed={seed} {label}"
+def seed_run_name(label: str, seed: int, fold: int | None = None) -> str:
+    """``seed=3 smote_ann k=5`` (``seed=3/2 ...``: fold 2 of seed 3's k-fold repeat): the seed
+    and fold survive the UI's truncation."""
+    return f"seed={seed} {label}" if fold is None else f"seed={seed}/{fold} {label}"
 
 
 def job_run_name(label: str, dataset: str, several_datasets: bool) -> str:

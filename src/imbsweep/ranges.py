@@ -1,14 +1,17 @@
 """The ranges table: per method, the spread over seeds of the minority-class metrics.
 
-Input is long-form per-seed rows (one per seed run); output is a summary frame, rendered as
-Markdown and CSV: min-max, mean +- sample std (ddof=1), and the 95% t confidence interval of the
-mean, with what varied across the seeds (data split, model seed, or both), and, where a claim was
-made for the same data and setting, the claim and the verdict of the mean's CI against it.
+Input is long-form unit rows (one per unit run: a seed, or a fold of a seed's k-fold repeat);
+output is a summary frame, rendered as Markdown and CSV: min-max and mean +- sample std (ddof=1)
+over seeds (a k-fold repeat's value pooled from its folds), and the 95% interval of the mean
+that matches how the test rows were drawn (:mod:`imbsweep.intervals`), with what varied across
+the seeds, and, where a claim was made for the same data and setting, the claim and the verdict
+of the mean's interval against it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +19,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from imbsweep.stats import mean_ci, sample_std
+from imbsweep import intervals
+from imbsweep.pooling import repeat_rows
+from imbsweep.stats import sample_std
 
 # The four metrics of the practical's table, with their column headings.
 TABLE_METRICS = {
@@ -96,6 +101,10 @@ def claim_for(claims: dict, method: str, params: dict) -> tuple[dict | None, str
 
 def what_varied(g: pd.DataFrame) -> str:
     """From the runs' params: did the split change with the seed, or only the model's seed?"""
+    if intervals.protocol(g) == "kfold":
+        folds = g.groupby("seed")["fold"].nunique()
+        k = int(folds.max()) if len(folds) else 0
+        return f"{k}-fold x {g['seed'].nunique()} repeats + model seed"
     col = "params.split.vary_with_seed"
     if col not in g or g[col].isna().all():
         return "-"
@@ -110,13 +119,20 @@ def what_varied(g: pd.DataFrame) -> str:
     return "mixed"
 
 
-def summarize(rows: pd.DataFrame, claims: dict | None = None) -> pd.DataFrame:
-    """One row per (label, metric): n_seeds, min, max, mean, std, ci_low, ci_high, varied,
-    claim and verdict.
+def summarize(
+    rows: pd.DataFrame,
+    claims: dict | None = None,
+    predictions: dict | None = None,
+    metrics: Sequence[str] = tuple(TABLE_METRICS),
+) -> pd.DataFrame:
+    """One row per (label, metric): n_seeds, n_units, min, max, mean, std, ci_low, ci_high,
+    interval, varied, claim and verdict.
 
-    ``rows`` needs columns ``label``, ``method`` and the metric columns; ``dataset`` is kept
-    when present; ``params.*`` columns (as :func:`imbsweep.report.seed_rows` reads them) decide
-    whether a claim applies and what varied. std is the sample std (ddof=1), 0 for one seed.
+    ``rows`` (unit rows) needs columns ``label``, ``method`` and the metric columns; ``dataset``
+    is kept when present; ``params.*`` columns (as :func:`imbsweep.report.seed_rows` reads them)
+    decide whether a claim applies, what varied and which interval applies. min, max, mean and
+    std are over seeds (k-fold repeats pooled); std is the sample std (ddof=1), 0 for one seed.
+    ``predictions``: test predictions by run id, for a fixed split's bootstrap interval.
     """
     claims = claims or {}
     keys = [c for c in ("dataset", "label", "method") if c in rows.columns]
@@ -135,24 +151,28 @@ def summarize(rows: pd.DataFrame, claims: dict | None = None) -> pd.DataFrame:
             if claim is None and why and not why.startswith("no claim"):
                 skipped[" ".join(str(v) for v in ident.values())] = why
         varied = what_varied(g)
-        for metric in TABLE_METRICS:
+        reps = repeat_rows(g)
+        for metric in metrics:
             if metric not in g:
                 continue
-            v = g[metric].astype(float).to_numpy()
-            m, lo_ci, hi_ci = mean_ci(v, CONFIDENCE)
+            v = reps[metric].astype(float).to_numpy()
+            est = intervals.estimate(g, metric, predictions, CONFIDENCE, repeats=reps)
+            m, lo_ci, hi_ci = est.mean, est.low, est.high
             c = claim.get(metric) if claim else None
             out.append(
                 {
                     **ident,
                     "metric": metric,
                     "n_seeds": len(v),
+                    "n_units": len(g),
                     "varied": varied,
-                    "min": float(v.min()),
-                    "max": float(v.max()),
+                    "min": float(np.nanmin(v)),
+                    "max": float(np.nanmax(v)),
                     "mean": m,
-                    "std": sample_std(v),
+                    "std": sample_std(v[np.isfinite(v)]),
                     "ci_low": lo_ci,
                     "ci_high": hi_ci,
+                    "interval": est.method,
                     "claim_low": c[0] if c else np.nan,
                     "claim_high": c[1] if c else np.nan,
                     "vs_claim": verdict(lo_ci, hi_ci, c, m),
@@ -231,13 +251,14 @@ def to_markdown(summary: pd.DataFrame) -> str:
             "and seeded the model",
             "model seed (one split)": "only the model's seed varied; one fixed split for every "
             "seed, so the spread says nothing about other splits",
-        }.get(str(varied[0]), "see the Varied column")
+        }.get(str(varied[0]), _kfold_words(str(varied[0])))
         if one_varied
         else "see the Varied column"
     )
+    kinds = sorted({str(k) for k in summary.get("interval", pd.Series(dtype=str)) if k})
     text = (
-        f"Per cell: min–max over seeds (mean ± sample sd; CI = {CONFIDENCE:.0%} t-interval of "
-        f"the mean). What varied across seeds: {what}.\n\n"
+        f"Per cell: min–max over seeds (mean ± sample sd; CI = {CONFIDENCE:.0%} interval of the "
+        f"mean: {' / '.join(kinds) or 'none'}). What varied across seeds: {what}.\n\n"
     )
     text += "\n".join(lines) + "\n"
     if claim_lines:
@@ -256,6 +277,18 @@ def to_markdown(summary: pd.DataFrame) -> str:
             + ".\n"
         )
     return text
+
+
+def _kfold_words(varied: str) -> str:
+    """``5-fold x 3 repeats + model seed`` in words for the line above the table."""
+    if "-fold x " not in varied:
+        return "see the Varied column"
+    k, r = varied.split("-fold x ")[0], varied.split(" x ")[1].split(" ")[0]
+    return (
+        f"repeated stratified {k}-fold cross-validation, {r} repeats: each seed drew its own "
+        f"fold assignment (every row tested once per repeat) and seeded the models; a seed's "
+        "value is pooled from its folds' counts"
+    )
 
 
 def _row(cells: list[str]) -> str:

@@ -1,8 +1,9 @@
 """The sweep's report: its finished seed runs read back from MLflow, and the tables built from them.
 
 - ``ranges.md`` / ``ranges.csv``: spread over seeds with confidence intervals (imbsweep.ranges);
-- ``paired.csv``: every pair of methods on the same dataset, over the same seeds and splits:
-  corrected resampled t-test and Wilcoxon signed-rank, Holm-adjusted per dataset and metric;
+- ``paired.csv``: every pair of methods on the same dataset, over the same seeds and folds
+  (or splits): the mean difference with the interval and p-value that match the protocol
+  (imbsweep.intervals), Holm-adjusted per dataset and metric;
 - across datasets: mean ranks, win/tie/loss, Friedman / Iman-Davenport, Nemenyi, Holm, Wilcoxon
   (``significance.csv``) and a critical-difference diagram (``cd_diagram.png``);
 - ``reliability.png``: a reliability diagram per method (one-dataset sweeps);
@@ -15,12 +16,15 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from imbsweep import cross_dataset, ranges, report_html, stats, tracking
+from imbsweep import cross_dataset, intervals, ranges, report_html, stats, tracking
+from imbsweep.evaluation import COUNTS
+from imbsweep.pooling import repeat_rows
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,8 @@ LOWER_IS_BETTER = ("brier", "log_loss")
 # What must be equal for two jobs' seed runs to be paired (same data, same split at each seed).
 SPLIT_PARAMS = (
     "params.data.digest",
+    "params.split.protocol",
+    "params.split.folds",
     "params.split.test_size",
     "params.split.vary_with_seed",
     "params.split.random_state",
@@ -45,7 +51,11 @@ MAX_RELIABILITY_PANELS = 12
 
 
 def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.DataFrame:
-    """Finished, non-skipped seed runs of a sweep as one row each (metrics + identifying tags)."""
+    """Finished, non-skipped unit runs of a sweep as one row each (metrics + identifying tags).
+
+    ``fold`` is the unit's fold under ``split.protocol=kfold`` (NaN for holdout units);
+    :func:`imbsweep.pooling.repeat_rows` turns a repeat's folds into one row.
+    """
     import mlflow
 
     filt = (
@@ -71,6 +81,10 @@ def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.Data
             "dataset": runs[f"tags.{tracking.TAG_DATASET}"],
             "stage": runs.get(f"tags.{tracking.TAG_STAGE}", "run"),
             "seed": runs[f"tags.{tracking.TAG_SEED}"].astype(int),
+            "fold": pd.to_numeric(
+                runs.get(f"tags.{tracking.TAG_FOLD}", pd.Series(np.nan, index=runs.index)),
+                errors="coerce",
+            ),
             "job_id": runs["tags.mlflow.parentRunId"],
             "overrides": runs.get(f"tags.{tracking.TAG_OVERRIDES}", ""),
         }
@@ -83,7 +97,7 @@ def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.Data
     # Each job's seeds in seed order, jobs in the order they started: means and sums then add
     # up in the same order however the units were scheduled (same table, to the last digit).
     job_order = out.groupby("job_id", sort=False, dropna=False).ngroup()
-    out = out.assign(_job=job_order).sort_values(["_job", "seed"], kind="stable")
+    out = out.assign(_job=job_order).sort_values(["_job", "seed", "fold"], kind="stable")
     out = out.drop(columns="_job")
     out["label"] = distinct_labels(out)
     return out.reset_index(drop=True)
@@ -111,117 +125,76 @@ def distinct_labels(rows: pd.DataFrame) -> pd.Series:
     return labels
 
 
-def paired_comparisons(rows: pd.DataFrame, metrics=PAIRED_METRICS) -> pd.DataFrame:
-    """Every pair of labels on each dataset (and stage), paired by seed.
+def paired_comparisons(
+    rows: pd.DataFrame, metrics=PAIRED_METRICS, predictions: dict | None = None
+) -> pd.DataFrame:
+    """Every pair of labels on each dataset (and stage), paired unit by unit.
 
-    Both jobs must have seen the same data and, at each seed, the same split (checked on the
-    logged params where present). When the split varied with the seed, the t-test is Nadeau &
-    Bengio's corrected resampled t-test (ratio n_test / n_train from the logged class counts);
-    with one fixed split it is the plain paired t-test over model seeds, valid for that split
-    only. Wilcoxon signed-rank beside it. Holm's adjustment runs over all pairs of one
-    (dataset, stage, metric).
+    ``rows``: unit rows (:func:`seed_rows`). Both jobs must have seen the same data and, at each
+    seed (and fold), the same test rows (checked on the logged params where present). The
+    difference, its interval and p-value match how the test rows were drawn
+    (:func:`imbsweep.intervals.paired`): the corrected repeated k-fold t, the corrected
+    resampled t over holdout splits, or a paired bootstrap over the one fixed split's test rows
+    (``predictions``). Holm's adjustment runs over all pairs of one (dataset, stage, metric).
+    Wins and losses count seeds (k-fold repeats, pooled).
     """
     keys = [k for k in ("dataset", "stage") if k in rows]
     # Only the columns a pair reads: the seed rows carry hundreds of params, and copying them
     # per pair and metric took minutes on a 117-dataset sweep.
-    needed = [*keys, "label", "seed", *metrics, *SPLIT_PARAMS, *cross_dataset.CLASS_COUNTS]
+    needed = [*keys, "label", "job_id", "seed", "fold", "run_id", *metrics, *SPLIT_PARAMS]
+    needed += [*cross_dataset.CLASS_COUNTS, *COUNTS]
     rows = rows[[c for c in dict.fromkeys(needed) if c in rows]]
     out = []
     for group, g in rows.groupby(keys, sort=False):
         by_label = dict(list(g.groupby("label", sort=False)))
         labels = list(by_label)
-        present = [m for m in metrics if m in g]
-        # What a pair shares across metrics (is it paired, which test, seeds joined), once.
-        contexts = {
-            (a, b): _pair_context(by_label[a], by_label[b], present)
+        pairs = [
+            (a, b)
             for i, a in enumerate(labels)
             for b in labels[i + 1 :]
-        }
-        for metric in present:
-            fam = []
-            for (a, b), ctx in contexts.items():
-                rec = _pair(ctx, a, b, metric) if ctx is not None else None
-                if rec is not None:
-                    ident = group if isinstance(group, tuple) else (group,)
-                    fam.append({**dict(zip(keys, ident, strict=True)), **rec})
+            if _same_setting(by_label[a], by_label[b])
+        ]
+        reps = {lab: repeat_rows(by_label[lab]).set_index("seed") for lab in labels}
+        ident = dict(zip(keys, group if isinstance(group, tuple) else (group,), strict=True))
+        for metric in [m for m in metrics if m in g]:
+            fam = [
+                rec
+                for a, b in pairs
+                if (rec := _pair(by_label, reps, a, b, metric, predictions)) is not None
+            ]
             if fam:
-                f = pd.DataFrame(fam)
-                f["p_ttest_holm"] = stats.holm(f["p_ttest"])
-                f["p_wilcoxon_holm"] = stats.holm(f["p_wilcoxon"])
+                f = pd.DataFrame([{**ident, **r} for r in fam])
+                f["p_holm"] = stats.holm(f["p"])
                 out.append(f)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
-def _pair_context(
-    ga: pd.DataFrame, gb: pd.DataFrame, metrics: list[str]
-) -> tuple[pd.DataFrame, float, str] | None:
-    """Two labels' seed rows joined by seed, the t-test's ratio and name; None: not paired."""
-    setting = [c for c in SPLIT_PARAMS if c in ga and c in gb]
-    for c in setting:
-        if set(ga[c].astype(str)) != set(gb[c].astype(str)):
-            return None  # different data or split: not paired
-    joined = ga.set_index("seed")[metrics].join(
-        gb.set_index("seed")[metrics], how="inner", lsuffix="\0a", rsuffix="\0b"
-    )
-    varied = (
-        "params.split.vary_with_seed" in ga
-        and (ga["params.split.vary_with_seed"].astype(str).str.lower() == "true").all()
-    )
-    ratio, test = 0.0, "paired (one split)"
-    if varied:
-        ratio = cross_dataset.test_train_ratio(pd.concat([ga, gb])).mean()
-        test = "corrected resampled (Nadeau-Bengio)"
-        hold, size = _number(ga, "params.split.holdout"), _number(ga, "params.split.test_size")
-        if hold > 0 and size > 0:
-            # Test rows drawn from a held-out share (a tuning sweep's final table): two outer
-            # test sets share size/hold of their rows on average, not size as under free
-            # resampling, so the splits are more correlated. Nadeau-Bengio's ratio stands for
-            # rho / (1 - rho) with rho that overlap; take the larger (more conservative) one.
-            rho = min(size / hold, 0.99)
-            ratio = max(ratio, rho / (1 - rho))
-            test = "corrected resampled (Nadeau-Bengio, held-out test rows)"
-    return joined, ratio, test
-
-
-def _pair(ctx: tuple[pd.DataFrame, float, str], a: str, b: str, metric: str) -> dict | None:
-    joined, ratio, test = ctx
-    both = joined[[metric + "\0a", metric + "\0b"]].set_axis(["a", "b"], axis=1).dropna()
-    if len(both) < 2:
+def _pair(by_label, reps, a: str, b: str, metric: str, predictions) -> dict | None:
+    est = intervals.paired(by_label[a], by_label[b], metric, predictions)
+    if not np.isfinite(est.mean):
         return None
-    t = stats.corrected_ttest(both["a"], both["b"], ratio)
-    d = both["a"] - both["b"]
-    lo_hi = stats.mean_ci(d)
+    d = (reps[a][metric] - reps[b][metric]).dropna()
     better = -1 if metric in LOWER_IS_BETTER else 1
     return {
         "metric": metric,
         "method": a,
         "opponent": b,
-        "n_seeds": len(both),
-        "mean_diff": float(d.mean()),
-        "ci_low": lo_hi[1],
-        "ci_high": lo_hi[2],
+        "n_seeds": len(d),
+        "n_units": est.n,
+        "mean_diff": est.mean,
+        "ci_low": est.low,
+        "ci_high": est.high,
         "wins": int((better * d > 0).sum()),
         "losses": int((better * d < 0).sum()),
-        "ttest": test,
-        "test_train_ratio": ratio,
-        "p_ttest": t.pvalue,
-        "p_wilcoxon": stats.wilcoxon(both["a"], both["b"]),
+        "test": est.method,
+        "p": est.p,
     }
 
 
-def _wilcoxon_floor(n: int) -> str:
-    """Below ~10 seeds the exact Wilcoxon p-value has a floor; say so, with its value."""
-    if n >= 10:
-        return ""
-    return f" With {n} seeds Wilcoxon cannot go below p = {2.0 ** (1 - n):.3g}."
-
-
-def _number(g: pd.DataFrame, col: str) -> float:
-    """A logged numeric param shared by the rows (0 where absent)."""
-    if col not in g:
-        return 0.0
-    vals = pd.to_numeric(g[col], errors="coerce").dropna()
-    return float(vals.iloc[0]) if not vals.empty else 0.0
+def _same_setting(ga: pd.DataFrame, gb: pd.DataFrame) -> bool:
+    """Same data and split settings: only then did a seed (and fold) test the same rows."""
+    setting = [c for c in SPLIT_PARAMS if c in ga and c in gb]
+    return all(set(ga[c].astype(str)) == set(gb[c].astype(str)) for c in setting)
 
 
 def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
@@ -229,23 +202,16 @@ def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
     p = pairs[pairs["metric"] == metric] if not pairs.empty else pairs
     if p.empty:
         return ""
-    tests = sorted(set(p["ttest"]))
+    tests = " / ".join(sorted(set(p["test"])))
     lines = [
-        f"Paired comparisons on {metric}, every pair over the same seeds and splits "
-        f"(t-test: {' / '.join(tests)}; Wilcoxon signed-rank; p-values Holm-adjusted over the "
-        "pairs of each dataset). Diff = first minus second, with its 95% CI; wins/losses count "
-        "seeds." + _wilcoxon_floor(int(p["n_seeds"].min())),
+        f"Paired comparisons on {metric}: every pair on the same test rows (seeds and folds). "
+        f"Diff = first minus second, with its 95% interval and p-value from the {tests}; "
+        "p-values Holm-adjusted over the pairs of each dataset; wins/losses count seeds.",
         "",
     ]
     multi = "dataset" in p and p["dataset"].nunique() > 1
-    head = (["Dataset"] if multi else []) + [
-        "Pair",
-        "Seeds",
-        "Diff (95% CI)",
-        "Wins/losses",
-        "p t-test (Holm)",
-        "p Wilcoxon (Holm)",
-    ]
+    head = (["Dataset"] if multi else []) + ["Pair", "Seeds", "Diff (95% CI)", "Wins/losses"]
+    head += ["p (Holm)"]
     lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in p.itertuples():
         ci = f" ({r.ci_low:+.3f}, {r.ci_high:+.3f})" if np.isfinite(r.ci_low) else ""
@@ -254,11 +220,50 @@ def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
             str(r.n_seeds),
             f"{r.mean_diff:+.3f}{ci}",
             f"{r.wins}/{r.losses}",
-            f"{r.p_ttest:.3g} ({r.p_ttest_holm:.3g})",
-            f"{r.p_wilcoxon:.3g} ({r.p_wilcoxon_holm:.3g})",
+            f"{r.p:.3g} ({r.p_holm:.3g})",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def load_predictions(rows: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
+    """Test predictions of the fixed-split unit runs (the bootstrap's input), by run id.
+
+    Only units of one fixed split need them; runs logged before they were written are left
+    out (their intervals say they cover the model seed only).
+    """
+    import os
+
+    import mlflow
+
+    if rows.empty or "run_id" not in rows:
+        return {}
+    fixed = [
+        g
+        for _, g in rows.groupby(["dataset", "label"], sort=False)
+        if intervals.protocol(g) == "fixed"
+    ]
+    if not fixed:
+        return {}
+    before = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    out = {}
+    try:
+        for run_id in pd.concat(fixed)["run_id"]:
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = mlflow.artifacts.download_artifacts(
+                        f"runs:/{run_id}/{intervals.PREDICTIONS}", dst_path=tmp
+                    )
+                    out[run_id] = intervals.read_predictions(Path(path).read_bytes())
+            except Exception:  # runs logged before predictions were
+                continue
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = before
+    return out
 
 
 def reliability_data(rows: pd.DataFrame) -> dict[str, dict]:
@@ -365,13 +370,18 @@ def report(
     claims: str | None,
     do_plot: bool = True,
     title: str = "Ranges over seeds",
+    predictions: dict | None = None,
 ) -> dict[str, Path]:
     """Write the report files to ``out_dir``; print the Markdown; return every file written.
 
+    ``rows``: unit rows (:func:`seed_rows`); ``predictions``: their test predictions by run id
+    (:func:`load_predictions`; read here when None and a fixed split needs them).
     In a tuning sweep the result is the defaults next to the best parameters (same seeds, same
     splits); trials are how it got there, not the result, so they are left out of the table.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    if predictions is None:
+        predictions = load_predictions(rows)
     final = rows[rows["stage"].isin(["default", "best"])]
     note = ""
     if not final.empty:
@@ -388,11 +398,12 @@ def report(
         )
     if rows["dataset"].nunique() > 1:
         rows = rows.sort_values("dataset", kind="stable")  # one block of methods per dataset
-    summary = ranges.summarize(rows, ranges.load_claims(claims))
+    summary = ranges.summarize(rows, ranges.load_claims(claims), predictions)
+    reps = repeat_rows(rows)
     md = f"## {title}\n\n{note}{ranges.to_markdown(summary)}"
     files = {"ranges.md": out_dir / "ranges.md", "ranges.csv": out_dir / "ranges.csv"}
     if "predicted_positives" in rows:
-        none = rows[rows["predicted_positives"] == 0].groupby("label").size()
+        none = reps[reps["predicted_positives"] == 0].groupby("label").size()
         if not none.empty:
             md += (
                 "\nSeeds where the model predicted no minority row on the test rows: "
@@ -400,7 +411,7 @@ def report(
                 + ".\n"
             )
     if rows["label"].nunique() > 1:
-        pairs = paired_comparisons(rows)
+        pairs = paired_comparisons(rows, predictions=predictions)
         if not pairs.empty:
             files["paired.csv"] = out_dir / "paired.csv"
             pairs.to_csv(files["paired.csv"], index=False)
@@ -410,7 +421,7 @@ def report(
     if rows["dataset"].nunique() > 1 and rows["label"].nunique() > 1:
         # A benchmark across datasets: how the methods rank, the literature's summary table.
         metrics = [m for m in cross_dataset.REPORT_METRICS if m in rows]
-        by_label = rows.assign(method=rows["label"])
+        by_label = reps.assign(method=reps["label"])
         ranks, wtl = cross_dataset.cross_dataset_summary(by_label, metrics)
         md += "\n## Across datasets\n\n" + cross_dataset.to_markdown(ranks, wtl)
         files["ranks.csv"] = out_dir / "ranks.csv"
@@ -421,7 +432,7 @@ def report(
     files["ranges.md"].write_text(md)
     summary.to_csv(files["ranges.csv"], index=False)
     if do_plot and not rows.empty:
-        files["ranges.png"] = ranges.plot(rows, out_dir / "ranges.png")
+        files["ranges.png"] = ranges.plot(reps, out_dir / "ranges.png")
         n_ds = rows["dataset"].nunique()
         if "run_id" not in rows:
             pass
@@ -441,8 +452,9 @@ def report(
             if per:
                 files["reliability.png"] = reliability_grid(per, out_dir / "reliability.png")
     if not rows.empty:
+        table = ranges.summarize(rows, None, predictions, report_html.HEADLINE)
         files["report.html"] = report_html.write(
-            rows, out_dir, files, title, note.strip(), plots=do_plot
+            rows, out_dir, files, title, note.strip(), plots=do_plot, summary=table
         )
     print("\n" + md, flush=True)
     return files

@@ -25,8 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imbsweep.stats import mean_ci, sample_std
-
 log = logging.getLogger(__name__)
 
 # Rows of the ranges table and panels of the plots, in this order, when a sweep logged them.
@@ -131,23 +129,31 @@ def _matplotlib():
 # ---------------------------------------------------------------------------- sections
 
 
-def ranges_table(rows: pd.DataFrame) -> str:
-    """Per dataset and method: mean ± sd, min–max and the 95% CI of the mean of each metric."""
-    metrics = [m for m in HEADLINE if m in rows]
-    multi = rows["dataset"].nunique() > 1
+def ranges_table(summary: pd.DataFrame) -> str:
+    """Per dataset and method: mean ± sd, min–max and the 95% interval of the mean of each
+    metric, from :func:`imbsweep.ranges.summarize` (the interval that matches the protocol)."""
+    if summary.empty:
+        return '<p class="note">No finished seed runs.</p>'
+    multi = "dataset" in summary and summary["dataset"].nunique() > 1
+    keys = [k for k in ("dataset", "label") if k in summary]
     recs = []
-    for ds, label, g in _groups(rows):
-        rec = ({"Dataset": ds} if multi else {}) | {"Method": label, "Seeds": len(g)}
-        for m in metrics:
-            v = g[m].astype(float).dropna().to_numpy()
-            if v.size == 0:
-                rec[HEADLINE[m]] = ""
+    for group, g in summary.groupby(keys, sort=False):
+        ident = group if isinstance(group, tuple) else (group,)
+        ds, label = (ident[0], ident[-1]) if len(ident) > 1 else ("", ident[0])
+        g = g.set_index("metric")
+        rec = ({"Dataset": ds} if multi else {}) | {
+            "Method": label,
+            "Seeds": int(g["n_seeds"].iloc[0]),
+        }
+        for m, head in HEADLINE.items():
+            if m not in g.index or not np.isfinite(g.loc[m, "mean"]):
+                rec[head] = ""
                 continue
-            mean, lo, hi = mean_ci(v)
-            ci = f"<br>CI {lo:.3f}–{hi:.3f}" if np.isfinite(lo) else ""
-            rec[HEADLINE[m]] = _Raw(
-                f"<b>{mean:.3f}</b> ± {sample_std(v):.3f}"
-                f"<br><small>{v.min():.3f}–{v.max():.3f}{ci}</small>"
+            r = g.loc[m]
+            ci = f"<br>CI {r['ci_low']:.3f}–{r['ci_high']:.3f}" if np.isfinite(r["ci_low"]) else ""
+            rec[head] = _Raw(
+                f"<b>{r['mean']:.3f}</b> ± {r['std']:.3f}"
+                f"<br><small>{r['min']:.3f}–{r['max']:.3f}{ci}</small>"
             )
         recs.append(rec)
     return _table(recs, "ranges", left=("Dataset", "Method"))
@@ -306,26 +312,36 @@ def write(
     title: str = "Sweep report",
     note: str = "",
     plots: bool = True,
+    summary: pd.DataFrame | None = None,
 ) -> Path:
-    """Write ``out_dir/report.html`` from the seed rows and the report files already written.
+    """Write ``out_dir/report.html`` from the unit rows and the report files already written.
 
-    ``plots=False`` (``report.plot=false``): tables only.
+    ``summary``: :func:`imbsweep.ranges.summarize` over :data:`HEADLINE`, the table's figures
+    and intervals. ``plots=False`` (``report.plot=false``): tables only.
     """
+    from imbsweep.pooling import repeat_rows
+    from imbsweep.ranges import summarize
+
     t0 = time.perf_counter()
+    units, rows = rows, repeat_rows(rows)
+    if summary is None:
+        summary = summarize(units, metrics=HEADLINE)
+    kinds = sorted({str(k) for k in summary.get("interval", pd.Series(dtype=str)) if k})
     methods = list(dict.fromkeys(rows["label"]))
     datasets = list(dict.fromkeys(rows["dataset"]))
     sections: list[tuple[str, str, str]] = [
         (
             "ranges",
             "Ranges over seeds",
-            '<p class="note">Per cell: <b>mean</b> ± sample sd over seeds, then min–max and '
-            "the 95% t-interval of the mean (CI). ranges.md has the same figures for the "
-            "practical's metrics, with any claims.</p>" + ranges_table(rows),
+            '<p class="note">Per cell: <b>mean</b> ± sample sd over seeds (a k-fold repeat '
+            "pooled from its folds), then min–max and the 95% interval of the mean (CI: "
+            f"{_esc(' / '.join(kinds) or 'none')}). ranges.md has the same figures for the "
+            "practical's metrics, with any claims.</p>" + ranges_table(summary),
         ),
         *(
             [
                 ("plots", "Per-seed values", strip_plots(rows)),
-                ("pr", "Precision-recall curves", pr_curves(rows, read_curves(rows))),
+                ("pr", "Precision-recall curves", pr_curves(rows, read_curves(units))),
             ]
             if plots
             else []
@@ -340,7 +356,8 @@ def write(
     stats_html = _csv_section(
         files.get("paired.csv"),
         "Paired comparisons (paired.csv): each pair of methods on the same dataset over the "
-        "same seeds and splits; p-values Holm-adjusted per dataset and metric.",
+        "same seeds and folds (or splits), with the interval and test that match the protocol "
+        "(column test); p-values Holm-adjusted per dataset and metric.",
     ) + _csv_section(
         files.get("significance.csv"),
         "Across datasets (significance.csv): Friedman / Iman-Davenport, Nemenyi and "
@@ -365,7 +382,7 @@ def write(
         f"<h1>{_esc(title)}</h1>"
         f'<p class="note">{len(methods)} method(s) on {len(datasets)} dataset(s) '
         f"({_esc(', '.join(map(str, datasets[:8])))}{' ...' if len(datasets) > 8 else ''}), "
-        f"{len(rows)} finished seed runs; written {time.strftime('%Y-%m-%d %H:%M')}.</p>"
+        f"{len(units)} finished unit runs; written {time.strftime('%Y-%m-%d %H:%M')}.</p>"
         + (f'<p class="note">{_esc(note)}</p>' if note else "")
         + f"<nav>{nav}</nav>\n{body}\n</body></html>\n"
     )

@@ -19,20 +19,24 @@ import numpy as np
 
 from imbsweep import tracking
 from imbsweep.config import check_config, method_label, resolve_seeds
-from imbsweep.data import Dataset, halve, load_dataset, split_dataset
+from imbsweep.data import Dataset, fold_count, halve, load_dataset, split_dataset
 from imbsweep.evaluation import (
     CALIBRATION_METRICS,
     METRICS,
+    calibration,
     confusion,
     evaluate,
     pr_curve,
+    prior_corrected,
     reliability,
     report_dict,
     report_text,
 )
+from imbsweep.intervals import PREDICTIONS, write_predictions
 from imbsweep.methods import SkipMethod, check_method_data, fit_method, method_keys
 from imbsweep.naming import job_run_params, seed_run_name
-from imbsweep.stats import mean_ci, sample_std
+from imbsweep.pooling import repeat_rows
+from imbsweep.stats import sample_std
 from imbsweep.threshold import oof_threshold
 
 log = logging.getLogger(__name__)
@@ -87,14 +91,17 @@ def data_params(ds: Dataset) -> dict[str, Any]:
     return out
 
 
-def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
+def aggregate(
+    metrics: list[dict[str, float]], intervals: dict[str, tuple[float, float]] | None = None
+) -> dict[str, float]:
     """A job run's metrics from its seeds' (README, "Metrics of a job run").
 
     Every seed metric's mean under the seed run's own name, so one column of the MLflow UI
     compares job and seed runs. The spread only where it is read: ``_std`` (sample, as the
-    ranges table), ``_min``, ``_max`` and the 95% t-interval of the mean ``_ci_low``,
-    ``_ci_high`` (NaN, so not logged, for one seed) for the evaluation metrics (and their
-    ``val_`` twins); ``_std``, ``_min``, ``_max`` for ``fit_seconds``.
+    ranges table), ``_min``, ``_max`` for the evaluation metrics (and their ``val_`` twins) and
+    ``fit_seconds``; ``_ci_low``, ``_ci_high`` where ``intervals`` gives them (the interval that
+    matches the protocol, :mod:`imbsweep.intervals`). Under k-fold, ``metrics`` holds one
+    pooled row per repeat.
     """
     out: dict[str, float] = {}
     if not metrics:
@@ -107,8 +114,8 @@ def aggregate(metrics: list[dict[str, float]]) -> dict[str, float]:
             out[f"{key}_std"] = sample_std(vals)
             out[f"{key}_min"] = float(vals.min())
             out[f"{key}_max"] = float(vals.max())
-        if evaluated:
-            _, out[f"{key}_ci_low"], out[f"{key}_ci_high"] = mean_ci(vals)
+        if key in (intervals or {}):
+            out[f"{key}_ci_low"], out[f"{key}_ci_high"] = intervals[key]
     # Seeds whose model predicted no minority row on the test rows (F1 = 0 by default).
     out["n_seeds_no_positive"] = sum(m.get("predicted_positives", 1) == 0 for m in metrics)
     return out
@@ -152,12 +159,21 @@ def run_job(
     try:
         tracker.log_params(job_id, job_run_params(params, overrides))
         t_start = time.perf_counter()
-        for i, seed in enumerate(seeds):
-            name = seed_run_name(label, seed)
+        folds = fold_count(ds, cfg["split"]) if cfg["split"]["protocol"] == "kfold" else 0
+        units = (
+            [(s, f) for s in seeds for f in range(folds)] if folds else [(s, None) for s in seeds]
+        )
+        unit_metrics = []
+        for i, (seed, fold) in enumerate(units):
+            name = seed_run_name(label, seed, fold)
             stags = {**tags, tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)}
+            uparams = {**params, "seed": seed}
+            if fold is not None:
+                stags[tracking.TAG_FOLD] = str(fold)
+                uparams["fold"] = fold
             run_id = tracker.create_run(name, stags, job_id)
             try:
-                m, log_fn = run_seed(cfg, ds, seed, tracker, run_id, {**params, "seed": seed})
+                m, log_fn = run_seed(cfg, ds, seed, tracker, run_id, uparams, fold)
             except SkipMethod as exc:
                 # Not an error of the code: the method cannot apply to this data.
                 log.warning("%s: skipped (%s)", name, exc)
@@ -169,15 +185,15 @@ def run_job(
                 tracker.fail_run(run_id, exc)
                 raise
             tracker.submit(log_fn, run_id)
-            result.metrics.append(m)
+            unit_metrics.append({**m, "seed": seed, "fold": fold})
             elapsed = time.perf_counter() - t_start
-            eta = elapsed / (i + 1) * (len(seeds) - i - 1)
+            eta = elapsed / (i + 1) * (len(units) - i - 1)
             log.info(
-                "[%s] seed %d (%d/%d): F1=%.3f P=%.3f R=%.3f acc=%.3f  %.1fs, eta %.0fs",
+                "[%s] %s (%d/%d): F1=%.3f P=%.3f R=%.3f acc=%.3f  %.1fs, eta %.0fs",
                 label,
-                seed,
+                f"seed {seed}" + ("" if fold is None else f" fold {fold}"),
                 i + 1,
-                len(seeds),
+                len(units),
                 m["minority_f1"],
                 m["minority_precision"],
                 m["minority_recall"],
@@ -186,7 +202,12 @@ def run_job(
                 eta,
             )
         tracker.drain()
-        agg = aggregate(result.metrics)
+        rows = unit_frame(unit_metrics, cfg["split"])
+        result.metrics = [
+            {k: v for k, v in r.items() if k not in ("seed", "fold", "job_id", "n_folds")}
+            for r in repeat_rows(rows).to_dict("records")
+        ]
+        agg = aggregate(result.metrics, unit_intervals(rows))
         agg["n_seeds"] = len(result.metrics)
         agg["n_skipped"] = len(result.skipped)
         tracker.log_metrics(job_id, agg)
@@ -199,6 +220,35 @@ def run_job(
     tracker.close()
     tracker.end_run(job_id)
     return result
+
+
+def unit_frame(unit_metrics: list[dict[str, Any]], split: dict) -> Any:
+    """Unit metrics as the report's unit rows: seed, fold and the split params that say how
+    the test rows were drawn (:func:`imbsweep.intervals.protocol`)."""
+    import pandas as pd
+
+    rows = pd.DataFrame(unit_metrics)
+    if rows.empty:
+        return rows
+    rows["job_id"] = "job"
+    if rows["fold"].isna().all():
+        rows["fold"] = np.nan
+    for key in ("vary_with_seed", "holdout", "test_size"):
+        rows[f"params.split.{key}"] = str(split.get(key, ""))
+    return rows
+
+
+def unit_intervals(rows: Any) -> dict[str, tuple[float, float]]:
+    """``metric -> (low, high)``: the interval of each evaluation metric's mean."""
+    from imbsweep import intervals
+
+    if rows.empty:
+        return {}
+    return {
+        key: (est.low, est.high)
+        for key in METRICS
+        if key in rows and (est := intervals.estimate(rows, key)).n
+    }
 
 
 def job_tags(cfg: dict, ds: Dataset, overrides: str, sweep_run_id: str | None) -> dict[str, str]:
@@ -223,7 +273,8 @@ def _tracker(settings: str) -> tracking.Tracker:
 
 
 def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
-    """One unit of a sweep: one seed of one config, a seed run under the job run in ``cfg.unit``.
+    """One unit of a sweep: one seed (or one fold of a seed's k-fold repeat) of one config, a
+    unit run under the job run in ``cfg.unit``.
 
     The sweep driver created the job run and checked config and data; this runs in whichever
     process the launcher chose. Returns what the driver needs (status, run id, metrics). A
@@ -232,6 +283,7 @@ def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
     """
     unit = cfg["unit"]
     seed = int(unit["seed"])
+    fold = None if unit.get("fold") is None else int(unit["fold"])
     ds = load_dataset(cfg["dataset"])
     check_method_data(cfg["method"], ds)
     settings = dict(cfg["tracking"])
@@ -240,18 +292,28 @@ def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
     tracker = _tracker(json.dumps(settings, sort_keys=True))
     tags = job_tags(cfg, ds, overrides, unit.get("sweep_id"))
     tags.update({tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)})
+    if fold is not None:
+        tags[tracking.TAG_FOLD] = str(fold)
     if unit.get("job_key"):
         tags[tracking.TAG_JOB_KEY] = unit["job_key"]
-    name = seed_run_name(method_label(cfg["method"]), seed)
+    name = seed_run_name(method_label(cfg["method"]), seed, fold)
     run_id = tracker.create_run(name, tags, unit.get("job_run_id"))
     params = {**job_params(cfg), **data_params(ds), "seed": seed}
+    if fold is not None:
+        params["fold"] = fold
     try:
-        metrics, log_all = run_seed(cfg, ds, seed, tracker, run_id, params)
+        metrics, log_all = run_seed(cfg, ds, seed, tracker, run_id, params, fold)
     except SkipMethod as exc:
         log.warning("%s: skipped (%s)", name, exc)
         tracker.set_tags(run_id, {"skipped": str(exc)})
         tracker.end_run(run_id)
-        return {"status": "skipped", "run_id": run_id, "seed": seed, "reason": str(exc)}
+        return {
+            "status": "skipped",
+            "run_id": run_id,
+            "seed": seed,
+            "fold": fold,
+            "reason": str(exc),
+        }
     except BaseException as exc:
         tracker.fail_run(run_id, exc)
         raise
@@ -267,9 +329,9 @@ def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
         log.warning(
             "%s: run %s was closed by a resumed sweep; not marking it finished", name, run_id
         )
-        return {"status": "superseded", "run_id": run_id, "seed": seed}
+        return {"status": "superseded", "run_id": run_id, "seed": seed, "fold": fold}
     tracker.end_run(run_id)
-    return {"status": "finished", "run_id": run_id, "seed": seed, "metrics": metrics}
+    return {"status": "finished", "run_id": run_id, "seed": seed, "fold": fold, "metrics": metrics}
 
 
 def run_seed(
@@ -279,12 +341,14 @@ def run_seed(
     tracker: tracking.Tracker,
     run_id: str | None,
     params: dict[str, Any],
+    fold: int | None = None,
 ) -> tuple[dict[str, float], Callable[[], None]]:
-    """Fit on the training rows of this seed's split, evaluate on its test (and validation) rows.
+    """Fit on the training rows of this seed's split (or of ``fold`` of the seed's k-fold
+    repeat), evaluate on its test (and validation) rows.
 
-    Returns the metrics and a function that logs everything about this seed to its run.
+    Returns the metrics and a function that logs everything about this unit to its run.
     """
-    split = split_dataset(ds, cfg["split"], seed, cfg.get("stage", "run"))
+    split = split_dataset(ds, cfg["split"], seed, cfg.get("stage", "run"), fold)
     thr_rows = score_rows = split.validation
     mcfg = cfg["method"]
     oof = mcfg.get("threshold") == "tuned" and int(mcfg.get("threshold_cv", 0)) >= 2
@@ -319,6 +383,12 @@ def run_seed(
     score = fitted.score(X_test)
     y_pred = (score > fitted.threshold).astype(np.int64)
     metrics = evaluate(y_test, y_pred, score)
+    prior = fitted.counts_before[1] / sum(fitted.counts_before.values())
+    fit_prior = fitted.info.get("fit_prior", prior)
+    if abs(fit_prior - prior) > 1e-12:
+        # The remedy moved the model's probabilities: calibration as fitted and as corrected.
+        fixed = calibration(y_test, prior_corrected(score, prior, fit_prior))
+        metrics.update({f"{k}_prior_corrected": v for k, v in fixed.items()})
     if score_rows is not None:
         Xv, yv = ds.X.iloc[score_rows], ds.y[score_rows]
         sv = fitted.score(Xv)
@@ -332,6 +402,8 @@ def run_seed(
     metrics["threshold"] = fitted.threshold
     metrics.update(split.facts())
     example = X_test.iloc[:5]
+    sp = cfg["split"]
+    fixed_split = sp.get("protocol", "kfold") == "holdout" and not sp.get("vary_with_seed", True)
 
     def log_all() -> None:
         tracker.log_params(run_id, params)
@@ -345,6 +417,8 @@ def run_seed(
                 "classification_report.json": json.dumps(report_dict(y_test, y_pred), indent=2),
                 "reliability.json": json.dumps(reliability(y_test, score)),
                 "pr_curve.json": json.dumps(pr_curve(y_test, score)),
+                # One fixed split: the report's intervals resample these test rows.
+                **({PREDICTIONS: write_predictions(y_test, score, y_pred)} if fixed_split else {}),
                 "confusion_matrix.json": json.dumps(
                     {
                         "labels": [0, 1],

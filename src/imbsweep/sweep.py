@@ -44,6 +44,7 @@ def finish(
     do_plot: bool = True,
     failed: list[dict] | None = None,
     rows: pd.DataFrame | None = None,
+    predictions: dict | None = None,
 ) -> list[dict]:
     """Build the sweep's table from MLflow, log it on the sweep run, close the run.
 
@@ -61,7 +62,7 @@ def finish(
     if rows.empty:
         log.warning("no finished seed runs in sweep %s: no table", sweep_id)
     else:
-        files = report(rows, sweep_dir, claims, do_plot)
+        files = report(rows, sweep_dir, claims, do_plot, predictions=predictions)
         for path in files.values():
             tracker.client.log_artifact(sweep_id, str(path))
         log.info("ranges table: %s (and on MLflow run %s)", files["ranges.md"], sweep_id)

@@ -37,6 +37,7 @@ TAG_SWEEP = "sweep_id"
 TAG_METHOD = "method"
 TAG_DATASET = "dataset"
 TAG_SEED = "seed"
+TAG_FOLD = "fold"  # split.protocol=kfold: the unit's fold within its seed's repeat
 TAG_STAGE = "stage"
 TAG_COMMIT = "git_commit"
 TAG_LABEL = "label"

@@ -102,6 +102,14 @@ def fit_method(
     else:
         model.fit(Xa, y_fit, sample_weight=np.where(y_fit == 1, weights[1], weights[0]))
     fit_seconds = time.perf_counter() - t0
+    # The minority share the model was fitted on (resampled rows, class_weight=balanced, which
+    # every model with class weights applies): scores estimate P(minority) under this prior,
+    # not the data's (evaluation.prior_corrected). A model's own balancing (BRF's balanced
+    # bootstraps) is not counted.
+    cw = class_weight(cfg, y_fit)
+    w0, w1 = (cw[0], cw[1]) if cw is not None else (1.0, 1.0)
+    n0, n1 = int((y_fit == 0).sum()), int((y_fit == 1).sum())
+    info["fit_prior"] = w1 * n1 / (w1 * n1 + w0 * n0)
     for attr, key in (("epochs_run_", "epochs_run"), ("passes_", "passes")):
         if getattr(model, attr, None) is not None:  # the net's budget as it ran
             info[key] = getattr(model, attr)
