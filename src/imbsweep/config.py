@@ -108,6 +108,8 @@ class TrackingConf:
 class ReportConf:
     claims: Optional[str] = "practical"  # noqa: UP045  # claimed ranges to compare with; null for none
     plot: bool = True
+    # The headline of the paired, remedy-effect and cross-dataset tables.
+    metric: str = "minority_f1"
 
 
 @dataclass
@@ -282,6 +284,11 @@ def check_config(cfg: dict) -> None:
     kind = cfg["dataset"].get("kind")
     if kind not in LOADERS:
         raise ConfigError("dataset.kind", kind, f"one of {sorted(LOADERS)}")
+    rm = cfg["report"].get("metric", "minority_f1")
+    from imbsweep.evaluation import CALIBRATION_METRICS
+
+    if rm not in (*METRICS, *CALIBRATION_METRICS):
+        raise ConfigError("report.metric", rm, f"one of {[*METRICS, *CALIBRATION_METRICS]}")
     from imbsweep.ranges import load_claims
 
     load_claims(cfg["report"]["claims"])  # a typo fails now, not after the sweep

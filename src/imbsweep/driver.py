@@ -551,6 +551,7 @@ class SweepDriver:
                 failed=[f.__dict__ for f in self.failures],
                 rows=None if error else self._rows,
                 predictions=None if error else self._predictions,
+                metric=self.primary["report"].get("metric", "minority_f1"),
             )
         if self.failures:
             report_failures(self.failures)

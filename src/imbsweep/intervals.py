@@ -64,6 +64,27 @@ NAN = Estimate(math.nan, math.nan, math.nan, math.nan, 0, "")
 
 # ---------------------------------------------------------------------------- protocol
 
+# What must be equal for two jobs' units to be paired (same data; at each seed and fold, the
+# same test rows).
+SPLIT_PARAMS = (
+    "params.data.digest",
+    "params.split.protocol",
+    "params.split.folds",
+    "params.split.test_size",
+    "params.split.vary_with_seed",
+    "params.split.random_state",
+    "params.split.stratify",
+    "params.split.validation_size",
+    "params.split.drop_duplicates",
+    "params.split.holdout",
+)
+
+
+def same_test_rows(ga: pd.DataFrame, gb: pd.DataFrame) -> bool:
+    """Same data and split settings: only then did a seed (and fold) test the same rows."""
+    setting = [c for c in SPLIT_PARAMS if c in ga and c in gb]
+    return all(set(ga[c].astype(str)) == set(gb[c].astype(str)) for c in setting)
+
 
 def protocol(rows: pd.DataFrame) -> str:
     """``kfold``, ``holdout`` or ``fixed``, from the unit rows' logged params."""

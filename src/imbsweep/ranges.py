@@ -279,6 +279,35 @@ def to_markdown(summary: pd.DataFrame) -> str:
     return text
 
 
+def more_markdown(summary: pd.DataFrame, metrics: list[str]) -> str:
+    """Mean (95% interval) of further metrics, one row per method: threshold-free scores beside
+    the F1 at threshold 0.5 above."""
+    s = summary[summary["metric"].isin(metrics)] if not summary.empty else summary
+    if s.empty:
+        return ""
+    keys = [c for c in ("dataset", "label") if c in s]
+    multi = "dataset" in keys and s["dataset"].nunique() > 1
+    head = (["Dataset"] if multi else []) + ["Method", *metrics]
+    lines = [_row(head), _row(["---"] * len(head))]
+    for group, g in s.groupby(keys, sort=False):
+        ident = list(group) if isinstance(group, tuple) else [group]
+        g = g.set_index("metric")
+        cells = []
+        for m in metrics:
+            if m not in g.index:
+                cells.append("")
+                continue
+            r = g.loc[m]
+            ci = f" ({r['ci_low']:.3f}–{r['ci_high']:.3f})" if np.isfinite(r["ci_low"]) else ""
+            cells.append(f"{r['mean']:.3f}{ci}")
+        lines.append(_row((ident if multi else ident[-1:]) + cells))
+    return (
+        "\nThreshold-free and balanced metrics, mean over seeds (95% interval as above):\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
 def _kfold_words(varied: str) -> str:
     """``5-fold x 3 repeats + model seed`` in words for the line above the table."""
     if "-fold x " not in varied:

@@ -22,28 +22,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imbsweep import cross_dataset, intervals, ranges, report_html, stats, tracking
-from imbsweep.evaluation import COUNTS
+from imbsweep import cross_dataset, intervals, ranges, remedies, report_html, stats, tracking
+from imbsweep.evaluation import CALIBRATION_METRICS, COUNTS, METRICS
 from imbsweep.pooling import repeat_rows
 
 log = logging.getLogger(__name__)
 
 # Metrics compared pair by pair within a dataset (higher is better, except the calibration ones).
+# Every metric a headline can be (report.metric, imbsweep-report --metric).
+KNOWN_METRICS = (*METRICS, *CALIBRATION_METRICS)
+# Beside the practical's four in ranges.md: threshold-free and balanced metrics.
+MORE_METRICS = ("average_precision", "roc_auc", "mcc", "gmean")
 PAIRED_METRICS = ("minority_f1", "balanced_accuracy", "average_precision", "roc_auc", "brier")
 LOWER_IS_BETTER = ("brier", "log_loss")
-# What must be equal for two jobs' seed runs to be paired (same data, same split at each seed).
-SPLIT_PARAMS = (
-    "params.data.digest",
-    "params.split.protocol",
-    "params.split.folds",
-    "params.split.test_size",
-    "params.split.vary_with_seed",
-    "params.split.random_state",
-    "params.split.stratify",
-    "params.split.validation_size",
-    "params.split.drop_duplicates",
-    "params.split.holdout",
-)
+SPLIT_PARAMS = intervals.SPLIT_PARAMS
 # Reading each seed run's reliability.json costs one artifact download: only for small sweeps.
 MAX_RELIABILITY_RUNS = 400
 # A multi-dataset sweep gets one reliability panel per dataset, up to this many datasets.
@@ -152,7 +144,7 @@ def paired_comparisons(
             (a, b)
             for i, a in enumerate(labels)
             for b in labels[i + 1 :]
-            if _same_setting(by_label[a], by_label[b])
+            if intervals.same_test_rows(by_label[a], by_label[b])
         ]
         reps = {lab: repeat_rows(by_label[lab]).set_index("seed") for lab in labels}
         ident = dict(zip(keys, group if isinstance(group, tuple) else (group,), strict=True))
@@ -189,12 +181,6 @@ def _pair(by_label, reps, a: str, b: str, metric: str, predictions) -> dict | No
         "test": est.method,
         "p": est.p,
     }
-
-
-def _same_setting(ga: pd.DataFrame, gb: pd.DataFrame) -> bool:
-    """Same data and split settings: only then did a seed (and fold) test the same rows."""
-    setting = [c for c in SPLIT_PARAMS if c in ga and c in gb]
-    return all(set(ga[c].astype(str)) == set(gb[c].astype(str)) for c in setting)
 
 
 def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
@@ -371,11 +357,13 @@ def report(
     do_plot: bool = True,
     title: str = "Ranges over seeds",
     predictions: dict | None = None,
+    metric: str = "minority_f1",
 ) -> dict[str, Path]:
     """Write the report files to ``out_dir``; print the Markdown; return every file written.
 
     ``rows``: unit rows (:func:`seed_rows`); ``predictions``: their test predictions by run id
-    (:func:`load_predictions`; read here when None and a fixed split needs them).
+    (:func:`load_predictions`; read here when None and a fixed split needs them); ``metric``:
+    the headline metric of the paired, remedy and cross-dataset tables (``report.metric``).
     In a tuning sweep the result is the defaults next to the best parameters (same seeds, same
     splits); trials are how it got there, not the result, so they are left out of the table.
     """
@@ -401,6 +389,9 @@ def report(
     summary = ranges.summarize(rows, ranges.load_claims(claims), predictions)
     reps = repeat_rows(rows)
     md = f"## {title}\n\n{note}{ranges.to_markdown(summary)}"
+    # The same intervals for the metrics the practical's table leaves out (report.html's table).
+    table = ranges.summarize(rows, None, predictions, (*report_html.HEADLINE, metric))
+    md += ranges.more_markdown(table, [m for m in MORE_METRICS + (metric,) if m in rows])
     files = {"ranges.md": out_dir / "ranges.md", "ranges.csv": out_dir / "ranges.csv"}
     if "predicted_positives" in rows:
         none = reps[reps["predicted_positives"] == 0].groupby("label").size()
@@ -411,24 +402,36 @@ def report(
                 + ".\n"
             )
     if rows["label"].nunique() > 1:
-        pairs = paired_comparisons(rows, predictions=predictions)
+        pair_metrics = tuple(dict.fromkeys((metric, *PAIRED_METRICS)))
+        pairs = paired_comparisons(rows, pair_metrics, predictions=predictions)
         if not pairs.empty:
             files["paired.csv"] = out_dir / "paired.csv"
             pairs.to_csv(files["paired.csv"], index=False)
             if rows["dataset"].nunique() <= 3:  # per-dataset tables; the benchmark has the CSV
                 head = "Best vs default, paired" if not final.empty else "Paired comparisons"
-                md += f"\n## {head}\n\n" + paired_markdown(pairs)
+                md += f"\n## {head}\n\n" + paired_markdown(pairs, metric)
+        effects = remedies.remedy_effects(rows, pair_metrics, predictions)
+        if not effects.empty:
+            files["remedy_effects.csv"] = out_dir / "remedy_effects.csv"
+            effects.to_csv(files["remedy_effects.csv"], index=False)
+            across = remedies.across_datasets(effects)
+            if not across.empty:
+                files["remedy_effects_across.csv"] = out_dir / "remedy_effects_across.csv"
+                across.to_csv(files["remedy_effects_across.csv"], index=False)
+            text = remedies.to_markdown(effects, across, metric)
+            md += "\n## The remedy's own effect\n\n" + text if text else ""
     if rows["dataset"].nunique() > 1 and rows["label"].nunique() > 1:
         # A benchmark across datasets: how the methods rank, the literature's summary table.
-        metrics = [m for m in cross_dataset.REPORT_METRICS if m in rows]
+        metrics = [m for m in dict.fromkeys((metric, *cross_dataset.REPORT_METRICS)) if m in rows]
         by_label = reps.assign(method=reps["label"])
         ranks, wtl = cross_dataset.cross_dataset_summary(by_label, metrics)
-        md += "\n## Across datasets\n\n" + cross_dataset.to_markdown(ranks, wtl)
+        md += "\n## Across datasets\n\n" + cross_dataset.to_markdown(ranks, wtl, metric)
         files["ranks.csv"] = out_dir / "ranks.csv"
         files["win_tie_loss.csv"] = out_dir / "win_tie_loss.csv"
         ranks.to_csv(files["ranks.csv"])
         wtl.to_csv(files["win_tie_loss.csv"], index=False)
         md += _significance(by_label, metrics, out_dir, files, do_plot)
+        md += _within_families(by_label, metric, out_dir, files)
     files["ranges.md"].write_text(md)
     summary.to_csv(files["ranges.csv"], index=False)
     if do_plot and not rows.empty:
@@ -452,12 +455,44 @@ def report(
             if per:
                 files["reliability.png"] = reliability_grid(per, out_dir / "reliability.png")
     if not rows.empty:
-        table = ranges.summarize(rows, None, predictions, report_html.HEADLINE)
         files["report.html"] = report_html.write(
             rows, out_dir, files, title, note.strip(), plots=do_plot, summary=table
         )
     print("\n" + md, flush=True)
     return files
+
+
+def _within_families(rows: pd.DataFrame, metric: str, out_dir: Path, files: dict) -> str:
+    """Rank tests among the methods of one model family (the net with and without remedies,
+    the forests): across families a rank says as much about the model as about the remedy."""
+    fam = {lab: remedies.family(g.iloc[0].to_dict()) for lab, g in rows.groupby("label")}
+    parts, tables = [], []
+    for name in dict.fromkeys(fam.values()):
+        members = [lab for lab, f in fam.items() if f == name]
+        if len(members) < 2:
+            continue
+        sub = rows[rows["label"].isin(members)]
+        try:
+            sig = cross_dataset.significance(sub, metric)
+        except ValueError:
+            continue
+        f = sig["friedman"]
+        ranks = ", ".join(f"{m} {r:.2f}" for m, r in f.avg_ranks.sort_values().items())
+        if np.isfinite(f.pvalue):
+            test = f"Friedman p = {f.pvalue:.3g}"
+        else:
+            w = sig["wilcoxon"].iloc[0]
+            test = f"Wilcoxon p = {w['p_wilcoxon']:.3g}"
+        parts.append(f"- {name}: mean ranks {ranks} over {f.n_datasets} datasets ({test}).")
+        tables.append(sig["wilcoxon"].assign(family=name, friedman_p=f.pvalue))
+    if not parts:
+        return ""
+    files["family_significance.csv"] = out_dir / "family_significance.csv"
+    pd.concat(tables, ignore_index=True).to_csv(files["family_significance.csv"], index=False)
+    return (
+        f"\nWithin each model family on {metric} (the remedy's effect on its own model; the "
+        "ranking above mixes remedies with models):\n\n" + "\n".join(parts) + "\n"
+    )
 
 
 def _significance(rows, metrics, out_dir: Path, files: dict, do_plot: bool) -> str:

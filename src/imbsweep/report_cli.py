@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="directory for ranges.md/.csv/.png (default: reports/<sweep id>)",
     )
+    ap.add_argument(
+        "--metric",
+        default=None,
+        help="headline metric of the paired and remedy tables (default: what the sweep used)",
+    )
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--list", action="store_true", help="list recent sweeps and exit")
     args = ap.parse_args(argv)
@@ -82,8 +87,23 @@ def main(argv: list[str] | None = None) -> int:
         claims = row[tag].iloc[0] if tag in row and len(row) and row[tag].notna().iloc[0] else None
         claims = claims or "practical"
     claims = None if claims in ("none", "") else claims
+    metric = args.metric
+    if metric is None:
+        row = sweeps[sweeps["run_id"] == sweep_id]
+        tag = "tags.report_metric"
+        metric = row[tag].iloc[0] if tag in row and len(row) and row[tag].notna().iloc[0] else None
+    metric = metric or "minority_f1"
+    if metric not in rows:
+        known = sorted(c for c in rows.columns if c in report.KNOWN_METRICS)
+        print(f"imbsweep-report: --metric {metric}: not a metric of this sweep; one of {known}")
+        return 2
     files = report.report(
-        rows, out, claims, not args.no_plot, title=f"Ranges over seeds, sweep {sweep_id}"
+        rows,
+        out,
+        claims,
+        not args.no_plot,
+        title=f"Ranges over seeds, sweep {sweep_id}",
+        metric=metric,
     )
     print(f"written: {', '.join(str(p) for p in files.values())}")
     return 0

@@ -37,6 +37,8 @@ HEADLINE = {
     "average_precision": "Average precision (PR-AUC)",
     "roc_auc": "ROC-AUC",
     "brier": "Brier (lower is better)",
+    "mcc": "MCC",
+    "gmean": "G-mean",
 }
 # Panels per figure are one per dataset; beyond this the cross-dataset tables say more.
 MAX_DATASET_PANELS = 6

@@ -204,7 +204,7 @@ def run_job(
         tracker.drain()
         rows = unit_frame(unit_metrics, cfg["split"])
         result.metrics = [
-            {k: v for k, v in r.items() if k not in ("seed", "fold", "job_id", "n_folds")}
+            {k: v for k, v in r.items() if k not in _UNIT_KEYS and not k.startswith("params.")}
             for r in repeat_rows(rows).to_dict("records")
         ]
         agg = aggregate(result.metrics, unit_intervals(rows))
@@ -220,6 +220,9 @@ def run_job(
     tracker.close()
     tracker.end_run(job_id)
     return result
+
+
+_UNIT_KEYS = ("seed", "fold", "job_id", "n_folds")
 
 
 def unit_frame(unit_metrics: list[dict[str, Any]], split: dict) -> Any:

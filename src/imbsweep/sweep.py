@@ -45,6 +45,7 @@ def finish(
     failed: list[dict] | None = None,
     rows: pd.DataFrame | None = None,
     predictions: dict | None = None,
+    metric: str = "minority_f1",
 ) -> list[dict]:
     """Build the sweep's table from MLflow, log it on the sweep run, close the run.
 
@@ -56,13 +57,13 @@ def finish(
     if not (tracker.enabled and sweep_id):
         return failed
     # What the table compared against, so `imbsweep-report` rebuilds the same table.
-    tracker.set_tags(sweep_id, {"report_claims": claims or "none"})
+    tracker.set_tags(sweep_id, {"report_claims": claims or "none", "report_metric": metric})
     if rows is None:
         rows = seed_rows(sweep_id, [tracker.experiment_id])
     if rows.empty:
         log.warning("no finished seed runs in sweep %s: no table", sweep_id)
     else:
-        files = report(rows, sweep_dir, claims, do_plot, predictions=predictions)
+        files = report(rows, sweep_dir, claims, do_plot, predictions=predictions, metric=metric)
         for path in files.values():
             tracker.client.log_artifact(sweep_id, str(path))
         log.info("ranges table: %s (and on MLflow run %s)", files["ranges.md"], sweep_id)

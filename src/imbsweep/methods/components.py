@@ -16,7 +16,9 @@ Other fields of a component file (all optional):
   ``smote__k_neighbors``) read from the built estimator, e.g. the k used after shrinking;
 - ``needs_categorical`` (samplers): runs on categories, before one-hot encoding (SMOTE-NC);
 - ``resamples_internally`` (models): the model balances its own training data; no sampler may
-  precede it; ``probabilistic: false``: its scores do not rank rows (no threshold to tune);
+  precede it; ``base``: the model it is without that balancing (the remedy's comparison,
+  :mod:`imbsweep.remedies`); ``probabilistic: false``: its scores do not rank rows (no
+  threshold to tune);
 - ``sample_weight: ${class_weight:}``: its class weights go to ``fit`` as per-row weights;
 - ``min_minority: {rows: 2, for: ...}``: fewer minority training rows skip the seed;
 - ``packages``: distributions a logged model needs beyond scikit-learn and imbalanced-learn;
@@ -60,6 +62,7 @@ class Component:
     keys: tuple[str, ...]
     build: Callable[..., Any]
     resamples_internally: bool = False
+    base: str = ""  # the same model without its own balancing (brf: random_forest)
     probabilistic: bool = True
     kind: str = ""
     needs_categorical: bool = False
@@ -155,6 +158,7 @@ def _load(path: Path, sampler: bool) -> Component:
         keys=tuple(k for k in reads if k not in conditional),
         build=build,
         resamples_internally=bool(spec.get("resamples_internally", False)),
+        base=str(spec.get("base") or ""),
         probabilistic=bool(spec.get("probabilistic", True)),
         kind=str(spec.get("kind", "")),
         needs_categorical=bool(spec.get("needs_categorical", False)),
