@@ -103,7 +103,8 @@ def _count(db: Path, status: str) -> int:
 
 # Cheap scikit-learn methods keep this test short; that a net's numbers do not depend on the
 # process is checked by test_a_real_dask_cluster_gives_the_local_numbers.
-SWEEP = ["imbsweep", "method=naive,brf,logreg_balanced", "seeds=8", "dataset.n_samples=1000"]
+# k-fold (the default on this data): 3 methods x 2 repeats x 5 folds = 30 units.
+SWEEP = ["imbsweep", "method=naive,brf,logreg_balanced", "seeds=2", "dataset.n_samples=1000"]
 
 
 @pytest.mark.slow
@@ -124,17 +125,17 @@ def test_sigkill_then_rerun_runs_exactly_the_missing_units(tmp_path):
     proc.wait()
     time.sleep(2)  # the killed driver's workers notice and stop
     finished_before = _count(db, "FINISHED")
-    assert 3 <= finished_before < 24, "the kill must land mid-sweep"
+    assert 3 <= finished_before < 30, "the kill must land mid-sweep"
 
     p = run_cli(args, tmp_path, uri)
     assert p.returncode == 0, p.stderr[-3000:]
-    assert f"{finished_before} of 24 units already finished" in p.stderr + p.stdout
+    assert f"{finished_before} of 30 units already finished" in p.stderr + p.stdout
     runs = _seed_runs(uri)
     seeds = runs[runs["tags.run_level"] == "seed"]
     done = seeds[seeds["status"] == "FINISHED"]
-    # Every unit exactly once; nothing finished was run again; nothing is left RUNNING.
-    assert len(done) == 24
-    assert not done.duplicated(["tags.job_key", "tags.seed"]).any()
+    # Every unit (seed, fold) exactly once; nothing finished was run again or left RUNNING.
+    assert len(done) == 30
+    assert not done.duplicated(["tags.job_key", "tags.seed", "tags.fold"]).any()
     assert (runs["status"] != "RUNNING").all()
     assert set(runs.loc[runs["status"] == "KILLED", "tags.run_level"]) <= {"seed"}
     assert runs.loc[runs["status"] == "KILLED", "tags.killed_reason"].notna().all()
@@ -168,6 +169,7 @@ def test_eight_concurrent_sweeps_on_a_fresh_sqlite_store(tmp_path):
                 "method=naive",
                 f"seeds=[{i}]",
                 "dataset.n_samples=500",
+                "split.protocol=holdout",  # one unit a sweep: the race is in opening the store
                 "report.plot=false",
                 "hydra/launcher=basic",
                 f"hydra.sweep.dir={tmp_path / f's{i}'}",
@@ -219,7 +221,7 @@ def test_a_real_dask_cluster_gives_the_local_numbers(tmp_path):
         args = [
             "imbsweep",
             "method=naive,brf,weighted_ann,smote_ann",
-            "seeds=3",
+            "seeds=1",
             "method.epochs=2",
             *SMALL,
         ]
@@ -248,11 +250,11 @@ def test_a_real_dask_cluster_gives_the_local_numbers(tmp_path):
     def table(u: str) -> pd.DataFrame:
         r = _seed_runs(u)
         r = r[r["tags.run_level"] == "seed"]
-        cols = ["tags.method", "tags.seed"] + [f"metrics.{m}" for m in metrics]
-        return r[cols].sort_values(cols[:2]).reset_index(drop=True)
+        cols = ["tags.method", "tags.seed", "tags.fold"] + [f"metrics.{m}" for m in metrics]
+        return r[cols].sort_values(cols[:3]).reset_index(drop=True)
 
     cluster, local = table(uri), table(local_uri)
-    assert len(cluster) == 12
+    assert len(cluster) == 4 * 5
     pd.testing.assert_frame_equal(cluster, local, check_exact=True)
 
 
@@ -360,7 +362,7 @@ def test_workers_warm_up_for_the_units_left_only(tmp_path):
     def warm(todo):
         warmed.append(driver.warm_ups(todo))
 
-    for done, expected in [({}, [deterministic_tf]), (dict.fromkeys(net.seeds, "r"), [])]:
+    for done, expected in [({}, [deterministic_tf]), (dict.fromkeys(net.units, "r"), [])]:
         for job in jobs:
             job.done = dict(done) if job is net else {}
         warmed.clear()
@@ -368,4 +370,4 @@ def test_workers_warm_up_for_the_units_left_only(tmp_path):
         drv = driver.SweepDriver(primary, tmp_path, "s")
         assert drv.run(jobs, launch, warm=warm) == 0
         assert warmed == [expected]
-        assert len(launched) == sum(len(j.seeds) for j in jobs) - len(done)
+        assert len(launched) == sum(len(j.units) for j in jobs) - len(done)

@@ -95,6 +95,12 @@ def win_tie_loss(
     """Long table: metric, method, opponent, win, tie, loss, n_datasets (both orientations)."""
     if tie not in ("tol", "ttest"):
         raise ValueError(f"tie={tie!r}: expected 'tol' or 'ttest'")
+    if tie == "ttest" and "n_folds" in rows and rows["n_folds"].notna().any():
+        # Repeats of k-fold share their rows: their spread is not a resampled t's spread.
+        raise ValueError(
+            "tie='ttest' needs holdout rows (a split per seed); these are k-fold repeats: "
+            "use tie='tol', or imbsweep.report.paired_comparisons on the unit rows"
+        )
     means = rows.pivot_table(index="dataset", columns="method", values=metric, aggfunc="mean")
     per_seed = rows.set_index(["dataset", "method", "seed"])[metric].sort_index()
     ratio = test_train_ratio(rows)

@@ -390,8 +390,10 @@ def report(
     reps = repeat_rows(rows)
     md = f"## {title}\n\n{note}{ranges.to_markdown(summary)}"
     # The same intervals for the metrics the practical's table leaves out (report.html's table).
-    table = ranges.summarize(rows, None, predictions, (*report_html.HEADLINE, metric))
-    md += ranges.more_markdown(table, [m for m in MORE_METRICS + (metric,) if m in rows])
+    shown = tuple(dict.fromkeys((*report_html.HEADLINE, metric)))
+    table = ranges.summarize(rows, None, predictions, shown)
+    more = [m for m in dict.fromkeys((*MORE_METRICS, metric)) if m in rows]
+    md += ranges.more_markdown(table, [m for m in more if m not in ranges.TABLE_METRICS])
     files = {"ranges.md": out_dir / "ranges.md", "ranges.csv": out_dir / "ranges.csv"}
     if "predicted_positives" in rows:
         none = reps[reps["predicted_positives"] == 0].groupby("label").size()

@@ -355,15 +355,24 @@ def write(
             + confusion_matrices(rows),
         ),
     ]
-    stats_html = _csv_section(
-        files.get("paired.csv"),
-        "Paired comparisons (paired.csv): each pair of methods on the same dataset over the "
-        "same seeds and folds (or splits), with the interval and test that match the protocol "
-        "(column test); p-values Holm-adjusted per dataset and metric.",
-    ) + _csv_section(
-        files.get("significance.csv"),
-        "Across datasets (significance.csv): Friedman / Iman-Davenport, Nemenyi and "
-        "Holm-adjusted Wilcoxon per metric.",
+    stats_html = (
+        _csv_section(
+            files.get("paired.csv"),
+            "Paired comparisons (paired.csv): each pair of methods on the same dataset over the "
+            "same seeds and folds (or splits), with the interval and test that match the protocol "
+            "(column test); p-values Holm-adjusted per dataset and metric.",
+        )
+        + _csv_section(
+            files.get("remedy_effects.csv"),
+            "The remedy's own effect (remedy_effects.csv): each remedy minus its own model without "
+            "a remedy, on the same seeds and folds, against the base at threshold 0.5 and with a "
+            "tuned threshold (column threshold).",
+        )
+        + _csv_section(
+            files.get("significance.csv"),
+            "Across datasets (significance.csv): Friedman / Iman-Davenport, Nemenyi and "
+            "Holm-adjusted Wilcoxon per metric.",
+        )
     )
     if stats_html:
         sections.append(("stats", "Statistics", stats_html))
