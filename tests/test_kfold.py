@@ -48,7 +48,7 @@ def test_folds_shrink_to_a_tiny_minority_and_one_row_is_refused(caplog):
     cfg, ds = _keel()
     tiny = _rows(ds, np.r_[np.flatnonzero(ds.y == 0)[:50], np.flatnonzero(ds.y == 1)[:3]])
     with caplog.at_level(logging.WARNING):
-        assert fold_count(tiny, cfg["split"]) == 3
+        assert fold_count(tiny, cfg["split"], warn=True) == 3
     assert "3 minority rows < split.folds=5: using 3 folds" in caplog.text
     one = _rows(ds, np.r_[np.flatnonzero(ds.y == 0)[:50], np.flatnonzero(ds.y == 1)[:1]])
     with pytest.raises(ConfigError, match="at least 2 minority rows"):
@@ -135,3 +135,69 @@ def test_a_kfold_sweep_logs_one_run_per_fold_and_pools_each_repeat(tmp_path):
 def test_small_synthetic_data_is_other_data_and_gets_kfold():
     cfg = compose_cfg(SMALL)
     assert cfg["split"]["protocol"] == "kfold" and cfg["seeds"] == 3
+
+
+def _unit_rows(label, method, values, **params):
+    """Unit rows of one job as seed_rows reads them (params as logged strings)."""
+    recs = []
+    for i, v in enumerate(values):
+        recs.append(
+            {
+                "dataset": "d",
+                "stage": "run",
+                "label": label,
+                "job_id": label,
+                "run_id": f"{label}-{i}",
+                "seed": i // 5,
+                "fold": i % 5,
+                "minority_f1": v,
+                "test_class0": 40,
+                "test_class1": 4,
+                "train_class0": 160,
+                "train_class1": 16,
+                "params.data.digest": "abc",
+                "params.split.protocol": "kfold",
+                "params.method.model": "mlp",
+                "params.method.hidden_units": "16",
+                **method,
+                **params,
+            }
+        )
+    return pd.DataFrame(recs)
+
+
+def test_a_remedy_is_paired_with_its_own_model_on_the_same_test_rows_only():
+    from imbsweep import remedies
+
+    # Every method tests the same rows at a (seed, fold): the folds depend on data and seed only.
+    cfg, ds = _keel()
+    for seed, fold in ((0, 0), (1, 3)):
+        rows = {
+            split_dataset(
+                ds, compose_cfg([f"method={m}", "dataset=keel"])["split"], seed, fold=fold
+            ).test.tobytes()
+            for m in ("rf", "smote_ann")
+        }
+        assert len(rows) == 1
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.4, 0.6, 10)
+    ann = _unit_rows("ann", {"params.method.sampler": "none"}, base)
+    tuned = _unit_rows(
+        "ann_tuned", {"params.method.sampler": "none", "params.method.threshold": "tuned"}, base
+    )
+    smote = _unit_rows("smote_ann", {"params.method.sampler": "smote"}, base + 0.05)
+    other_data = _unit_rows(
+        "smote_ann2", {"params.method.sampler": "smote"}, base + 0.05, **{"params.data.digest": "x"}
+    )
+    wider = _unit_rows(
+        "smote_ann_32",
+        {"params.method.sampler": "smote", "params.method.hidden_units": "32"},
+        base + 0.05,
+    )
+    eff = remedies.remedy_effects(pd.concat([ann, tuned, smote, other_data, wider]))
+    assert set(zip(eff["method"], eff["base"], eff["threshold"], strict=True)) == {
+        ("smote_ann", "ann", "0.5"),
+        ("smote_ann", "ann_tuned", "tuned"),
+    }
+    assert eff["effect"].to_numpy() == pytest.approx([0.05, 0.05])
+    assert (eff["remedy"] == "smote").all()

@@ -128,7 +128,7 @@ def split_dataset(
     )
 
 
-def fold_count(ds: Dataset, split_cfg: dict) -> int:
+def fold_count(ds: Dataset, split_cfg: dict, warn: bool = False) -> int:
     """Folds of the k-fold protocol on this data: ``split.folds``, or fewer for a tiny minority.
 
     Stratified folds need a minority row in every fold; with fewer minority rows than
@@ -146,6 +146,8 @@ def fold_count(ds: Dataset, split_cfg: dict) -> int:
             f"{ds.name} has {n_min} minority row(s): nothing to train on and test",
         )
     if n_min < k:
+        if not warn:  # said once, when the sweep is planned
+            return n_min
         log.warning(
             "%s: %d minority rows < split.folds=%d: using %d folds (one minority row each)",
             ds.name,

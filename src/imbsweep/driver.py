@@ -147,7 +147,7 @@ def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], 
             ds = load_dataset(cfg["dataset"])
             check_method_data(cfg["method"], ds)
             kfold = cfg["split"]["protocol"] == "kfold"
-            folds = fold_count(ds, cfg["split"]) if kfold else 0
+            folds = fold_count(ds, cfg["split"], warn=True) if kfold else 0
         except ValueError as exc:  # ConfigError and the loaders' data errors
             errors.setdefault(str(exc), []).append(where)
             continue

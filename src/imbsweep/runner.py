@@ -159,7 +159,8 @@ def run_job(
     try:
         tracker.log_params(job_id, job_run_params(params, overrides))
         t_start = time.perf_counter()
-        folds = fold_count(ds, cfg["split"]) if cfg["split"]["protocol"] == "kfold" else 0
+        kfold = cfg["split"]["protocol"] == "kfold"
+        folds = fold_count(ds, cfg["split"], warn=True) if kfold else 0
         units = (
             [(s, f) for s in seeds for f in range(folds)] if folds else [(s, None) for s in seeds]
         )
