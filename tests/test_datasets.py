@@ -157,7 +157,7 @@ SMALLEST = [
 def _parts_have_minority(ds, split_cfg, seeds):
     fails = []
     for seed in seeds:
-        s = split_dataset(ds, split_cfg, seed)
+        s = split_dataset(ds, {"protocol": "holdout", **split_cfg}, seed)
         parts = {"train": s.train, "test": s.test}
         if s.validation is not None:
             parts["validation"] = s.validation
@@ -386,7 +386,7 @@ def test_file_bad_parquet_columns(tmp_path):
 def test_file_encoder_never_sees_test_rows(tmp_path):
     df = _frame(200)
     df.to_csv(tmp_path / "t.csv", index=False)
-    split_cfg = {"test_size": 0.2, "random_state": 42}
+    split_cfg = {"protocol": "holdout", "test_size": 0.2, "random_state": 42}
     s = split_dataset(_load(tmp_path / "t.csv"), split_cfg, 0)
     # A category that only test rows have: the split depends only on the labels, so it repeats.
     only_test = s.test[:3]

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SMALL, compose_cfg, run_cli
+from conftest import compose_cfg, run_cli
 
 from imbsweep.config import check_config
 from imbsweep.data import Dataset, fold_count, load_dataset, split_dataset
@@ -133,7 +133,7 @@ def test_a_kfold_sweep_logs_one_run_per_fold_and_pools_each_repeat(tmp_path):
 
 
 def test_small_synthetic_data_is_other_data_and_gets_kfold():
-    cfg = compose_cfg(SMALL)
+    cfg = compose_cfg(["dataset.n_samples=1000"])
     assert cfg["split"]["protocol"] == "kfold" and cfg["seeds"] == 3
 
 

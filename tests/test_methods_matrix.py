@@ -32,7 +32,13 @@ from imbsweep.methods import (
 from imbsweep.runner import run_job
 from imbsweep.threshold import candidate_thresholds, tune_threshold
 
-SPLIT = {"test_size": 0.2, "random_state": 0, "stratify": True, "validation_size": 0.25}
+SPLIT = {
+    "protocol": "holdout",
+    "test_size": 0.2,
+    "random_state": 0,
+    "stratify": True,
+    "validation_size": 0.25,
+}
 FAST = {"n_estimators": 10, "epochs": 1, "steps_per_execution": 50, "gan_epochs": 5}
 RESAMPLING = sorted(s for s in SAMPLERS if s != "none")
 

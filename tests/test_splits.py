@@ -8,6 +8,8 @@ from conftest import compose_cfg
 
 from imbsweep.data import Dataset, load_dataset, split_dataset
 
+HOLDOUT = {"protocol": "holdout"}  # a split per seed (k-fold: test_kfold.py)
+
 
 def _synthetic(n: int = 1000) -> Dataset:
     return load_dataset(compose_cfg([f"dataset.n_samples={n}"])["dataset"])
@@ -15,9 +17,9 @@ def _synthetic(n: int = 1000) -> Dataset:
 
 def test_default_split_varies_with_the_seed_and_is_stratified():
     ds = _synthetic()
-    a, b = split_dataset(ds, {}, 0), split_dataset(ds, {}, 1)
+    a, b = split_dataset(ds, HOLDOUT, 0), split_dataset(ds, HOLDOUT, 1)
     assert not np.array_equal(a.test, b.test)
-    assert np.array_equal(split_dataset(ds, {}, 0).test, a.test)  # same seed, same split
+    assert np.array_equal(split_dataset(ds, HOLDOUT, 0).test, a.test)  # same seed, same split
     share = ds.y.mean()
     for s in (a, b):
         assert abs(ds.y[s.test].mean() - share) < 0.01
@@ -39,7 +41,8 @@ def test_default_sweep_varies_the_split_on_any_other_data():
     keel = compose_cfg(["dataset=keel", "dataset.name=yeast3"])  # default sweep: practical
     assert (keel["split"]["vary_with_seed"], keel["split"]["stratify"]) == (True, True)
     ds = load_dataset(keel["dataset"])
-    s0, s1 = split_dataset(ds, keel["split"], 0), split_dataset(ds, keel["split"], 1)
+    assert keel["split"]["protocol"] == "kfold"
+    s0, s1 = (split_dataset(ds, keel["split"], seed, fold=0) for seed in (0, 1))
     assert not np.array_equal(s0.test, s1.test)
     # the synthetic set with any key changed is other data too
     for changed in ("dataset.n_samples=1000", "dataset.random_state=0", "dataset=fraud"):
@@ -61,10 +64,10 @@ def test_duplicates_across_the_split_are_counted_and_can_be_dropped():
     X = pd.concat([X, X.iloc[:50]], ignore_index=True)  # 50 rows twice
     y = np.concatenate([y, y[:50]])
     ds = Dataset(name="dups", X=X, y=y)
-    s = split_dataset(ds, {}, 0)
+    s = split_dataset(ds, HOLDOUT, 0)
     assert s.dup_test_rows > 0
     assert s.dup_test_minority == int(ds.y[s.test][np.isin(s.test % 200, s.train % 200)].sum())
-    d = split_dataset(ds, {"drop_duplicates": True}, 0)
+    d = split_dataset(ds, {**HOLDOUT, "drop_duplicates": True}, 0)
     assert d.dropped_duplicates == 50 and d.dup_test_rows == 0
     assert len(d.train) + len(d.test) == 200
     assert set(d.facts()) == {"test_dup_rows", "test_dup_minority", "dropped_duplicates"}

@@ -22,7 +22,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imbsweep import cross_dataset, intervals, ranges, remedies, report_html, stats, tracking
+from imbsweep import (
+    cross_dataset,
+    intervals,
+    ranges,
+    remedies,
+    report_html,
+    stats,
+    tracking,
+    verdict,
+)
 from imbsweep.evaluation import CALIBRATION_METRICS, COUNTS, METRICS
 from imbsweep.pooling import repeat_rows
 
@@ -212,6 +221,24 @@ def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
     return "\n".join(lines) + "\n"
 
 
+def by_headline(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Datasets in the sweep's order, and within each the methods best first on ``metric``."""
+    if metric not in rows:
+        return rows
+    reps = repeat_rows(rows)
+    mean = reps.groupby(["dataset", "label"], sort=False)[metric].mean()
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    ds_pos = {d: i for i, d in enumerate(dict.fromkeys(rows["dataset"]))}
+    key = [
+        (ds_pos[d], sign * mean.get((d, lab), np.nan))
+        for d, lab in zip(rows["dataset"], rows["label"], strict=True)
+    ]
+    order = sorted(
+        range(len(rows)), key=lambda i: (key[i][0], np.nan_to_num(key[i][1], nan=np.inf))
+    )
+    return rows.iloc[order].reset_index(drop=True)
+
+
 def load_predictions(rows: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
     """Test predictions of the fixed-split unit runs (the bootstrap's input), by run id.
 
@@ -384,14 +411,20 @@ def report(
             "table re-measures defaults and best on test rows the study never saw, over the "
             "same seeds and splits; the paired tests below say whether they differ.\n\n"
         )
-    if rows["dataset"].nunique() > 1:
-        rows = rows.sort_values("dataset", kind="stable")  # one block of methods per dataset
+    rows = by_headline(rows, metric)
     summary = ranges.summarize(rows, ranges.load_claims(claims), predictions)
     reps = repeat_rows(rows)
-    md = f"## {title}\n\n{note}{ranges.to_markdown(summary)}"
-    # The same intervals for the metrics the practical's table leaves out (report.html's table).
+    pair_metrics = tuple(dict.fromkeys((metric, *PAIRED_METRICS)))
+    pairs = pd.DataFrame()
+    if rows["label"].nunique() > 1:
+        pairs = paired_comparisons(rows, pair_metrics, predictions=predictions)
     shown = tuple(dict.fromkeys((*report_html.HEADLINE, metric)))
     table = ranges.summarize(rows, None, predictions, shown)
+    answer = verdict.sentences(table, pairs, rows, metric)
+    md = f"## {title}\n\n{note}"
+    md += f"### The answer\n\n{answer}\n### The table\n\n" if answer else ""
+    md += ranges.to_markdown(summary)
+    # The same intervals for the metrics the practical's table leaves out (report.html's table).
     more = [m for m in dict.fromkeys((*MORE_METRICS, metric)) if m in rows]
     md += ranges.more_markdown(table, [m for m in more if m not in ranges.TABLE_METRICS])
     files = {"ranges.md": out_dir / "ranges.md", "ranges.csv": out_dir / "ranges.csv"}
@@ -404,8 +437,6 @@ def report(
                 + ".\n"
             )
     if rows["label"].nunique() > 1:
-        pair_metrics = tuple(dict.fromkeys((metric, *PAIRED_METRICS)))
-        pairs = paired_comparisons(rows, pair_metrics, predictions=predictions)
         if not pairs.empty:
             files["paired.csv"] = out_dir / "paired.csv"
             pairs.to_csv(files["paired.csv"], index=False)
@@ -458,7 +489,14 @@ def report(
                 files["reliability.png"] = reliability_grid(per, out_dir / "reliability.png")
     if not rows.empty:
         files["report.html"] = report_html.write(
-            rows, out_dir, files, title, note.strip(), plots=do_plot, summary=table
+            rows,
+            out_dir,
+            files,
+            title,
+            note.strip(),
+            plots=do_plot,
+            summary=table,
+            answer=answer,
         )
     print("\n" + md, flush=True)
     return files

@@ -300,6 +300,17 @@ def _csv_section(path: Path | None, note: str) -> str:
     return f'<p class="note">{_esc(note)}</p>' + _table(df, path.stem, left=text) + cut
 
 
+def _paragraphs(markdown: str) -> str:
+    """The verdict's few paragraphs: escaped, with **bold** kept."""
+    import re
+
+    out = []
+    for para in markdown.strip().split("\n\n"):
+        html = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", _esc(para))
+        out.append(f'<p class="answer">{html}</p>')
+    return "\n".join(out)
+
+
 def _png_section(path: Path | None, alt: str) -> str:
     return _img(path.read_bytes(), alt) if path is not None and path.exists() else ""
 
@@ -315,6 +326,7 @@ def write(
     note: str = "",
     plots: bool = True,
     summary: pd.DataFrame | None = None,
+    answer: str = "",
 ) -> Path:
     """Write ``out_dir/report.html`` from the unit rows and the report files already written.
 
@@ -332,6 +344,7 @@ def write(
     methods = list(dict.fromkeys(rows["label"]))
     datasets = list(dict.fromkeys(rows["dataset"]))
     sections: list[tuple[str, str, str]] = [
+        *([("answer", "The answer", _paragraphs(answer))] if answer else []),
         (
             "ranges",
             "Ranges over seeds",
