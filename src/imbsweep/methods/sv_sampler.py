@@ -167,10 +167,13 @@ class SmoteVariantsOverSampler(BaseEstimator):
             params["n_neighbors"] = minority_k({key: params["n_neighbors"]}, n_min, key)
             self.info_["k_used"] = params["n_neighbors"]
         est = cls(**params, random_state=self.random_state)
+        # It computes in float64 (its own evaluation feeds it float64): so do we, then return
+        # the dtype we were given.
+        X64 = np.asarray(X, dtype=np.float64)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            Xs, ys = est.sample(np.asarray(X), np.asarray(y))
-        if len(ys) == len(y) and np.array_equal(Xs, X) and (y == 0).sum() > n_min:
+            Xs, ys = est.sample(X64, np.asarray(y))
+        if len(ys) == len(y) and np.array_equal(Xs, X64) and (y == 0).sum() > n_min:
             said = "; ".join(str(w.message) for w in caught) or "its own checks declined the rows"
             raise SkipMethod(f"{self.oversampler} generated no rows: {said}")
         for w in caught:
