@@ -238,9 +238,14 @@ def test_comparison_sweep_runs_the_top10_against_smote_and_no_remedy():
 def test_tuning_sweep_is_the_oversamplers_own_grid():
     sweep = yaml.safe_load((ROOT / "sweeps" / "tune_prowsyn_rf.yaml").read_text())
     params = sweep["hydra"]["sweeper"]["params"]
+    given = {f"++{k}=" + v for k, v in params.items()}
+    assert given == set(sv_sampler.space_overrides("ProWSyn"))
     space = sv_sampler.search_space("ProWSyn")
-    assert space == {
-        k: [float(x) if isinstance(x, float) else int(x) for x in v.removeprefix("choice(")[:-1].split(",")]
-        for k, v in params.items()
-    }
     assert space["method.oversampler_params.proportion"] == [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
+    # Values that no command line can carry (SMOTE_IPF's classifier spec) stay out.
+    assert set(sv_sampler.search_space("SMOTE_IPF")) == {
+        "method.oversampler_params." + k for k in ("proportion", "n_neighbors", "voting")
+    }
+    assert "++method.oversampler_params.voting=majority,consensus" in sv_sampler.space_overrides(
+        "SMOTE_IPF", grid=True
+    )

@@ -59,15 +59,15 @@ def names() -> tuple[str, ...]:
 
 def oversampler_class(name: str) -> type:
     if name not in names():
-        close = difflib.get_close_matches(name, names(), n=5, cutoff=0.5)
-        lower = [n for n in names() if n.lower() == name.lower()]
-        hint = f"did you mean {' or '.join(lower or close)}?" if (lower or close) else ""
+        # Case-blind: "prowsyn" and "prowsin" both find ProWSyn.
+        lower = {n.lower(): n for n in names()}
+        close = [lower[m] for m in difflib.get_close_matches(name.lower(), lower, n=5, cutoff=0.6)]
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise ConfigError(
             "method.oversampler",
             name,
             "a smote-variants oversampler class name",
-            f"{hint + ' ' if hint else ''}All {len(names())}: imbsweep --help, or README "
-            "'smote-variants'",
+            f"{hint}All {len(names())}: imbsweep --help, or README 'smote-variants'",
         )
     return getattr(package(), name)
 
@@ -132,16 +132,28 @@ def search_space(name: str) -> dict[str, list[Any]]:
     }
 
 
-def sweep_overrides(name: str, sweeper: str = "optuna") -> list[str]:
-    """``search_space`` as command-line overrides: ``hydra.sweeper.params.<key>=choice(...)``
-    for the Optuna sweeper, ``<key>=a,b,c`` for Hydra's basic (grid) sweeper."""
-    out = []
-    for key, values in search_space(name).items():
-        vals = ",".join(str(v) for v in values)
-        out.append(f"hydra.sweeper.params.++{key}=choice({vals})" if sweeper == "optuna" else "")
-        if sweeper != "optuna":
-            out[-1] = f"++{key}={vals}"
-    return out
+def space_overrides(name: str, grid: bool = False) -> list[str]:
+    """:func:`search_space` as command-line arguments: ``key=choice(a,b)`` for the Optuna sweeper
+    (sweeps/tune_*.yaml; its grid sampler too), ``key=a,b`` for a plain grid sweep. ``++``: they
+    work whether or not the preset already names the parameter."""
+    fmt = "++{}={}" if grid else "++{}=choice({})"
+    return [fmt.format(k, ",".join(map(str, v))) for k, v in search_space(name).items()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m imbsweep.methods.sv_sampler NAME [--grid]``: print NAME's search space."""
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m imbsweep.methods.sv_sampler", description=main.__doc__
+    )
+    ap.add_argument("name", help="a smote-variants oversampler, e.g. ProWSyn")
+    ap.add_argument("--grid", action="store_true", help="a plain grid (a,b,c) instead of choice()")
+    args = ap.parse_args(argv)
+    try:
+        print(" ".join(space_overrides(args.name, args.grid)))
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 class SmoteVariantsOverSampler(BaseEstimator):
@@ -180,3 +192,7 @@ class SmoteVariantsOverSampler(BaseEstimator):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.info_["sv_synthetic_rows"] = int(len(ys) - len(y))
         return np.asarray(Xs, dtype=np.asarray(X).dtype), np.asarray(ys).astype(y.dtype)
+
+
+if __name__ == "__main__":
+    main()
