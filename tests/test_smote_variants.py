@@ -238,7 +238,7 @@ def test_comparison_sweep_runs_the_top10_against_smote_and_no_remedy():
 def test_tuning_sweep_is_the_oversamplers_own_grid():
     sweep = yaml.safe_load((ROOT / "sweeps" / "tune_prowsyn_rf.yaml").read_text())
     params = sweep["hydra"]["sweeper"]["params"]
-    given = {f"++{k}=" + v for k, v in params.items()}
+    given = {f"{k}={v}" for k, v in params.items()}
     assert given == set(sv_sampler.space_overrides("ProWSyn"))
     space = sv_sampler.search_space("ProWSyn")
     assert space["method.oversampler_params.proportion"] == [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
@@ -246,6 +246,10 @@ def test_tuning_sweep_is_the_oversamplers_own_grid():
     assert set(sv_sampler.search_space("SMOTE_IPF")) == {
         "method.oversampler_params." + k for k in ("proportion", "n_neighbors", "voting")
     }
-    assert "++method.oversampler_params.voting=majority,consensus" in sv_sampler.space_overrides(
+    assert "method.oversampler_params.voting=majority,consensus" in sv_sampler.space_overrides(
         "SMOTE_IPF", grid=True
     )
+    # Under a preset that does not name a key, the key is appended (+).
+    lee = sv_sampler.space_overrides("Lee", method="prowsyn_rf")
+    assert "method.oversampler_params.n_neighbors=choice(3,5,7,11,17)" in lee
+    assert "+method.oversampler_params.rejection_level=choice(0.3,0.5,0.7)" in lee

@@ -132,26 +132,40 @@ def search_space(name: str) -> dict[str, list[Any]]:
     }
 
 
-def space_overrides(name: str, grid: bool = False) -> list[str]:
+def space_overrides(name: str, grid: bool = False, method: str | None = None) -> list[str]:
     """:func:`search_space` as command-line arguments: ``key=choice(a,b)`` for the Optuna sweeper
-    (sweeps/tune_*.yaml; its grid sampler too), ``key=a,b`` for a plain grid sweep. ``++``: they
-    work whether or not the preset already names the parameter."""
-    fmt = "++{}={}" if grid else "++{}=choice({})"
-    return [fmt.format(k, ",".join(map(str, v))) for k, v in search_space(name).items()]
+    (its grid sampler too), ``key=a,b`` for a plain grid sweep. With ``method``, a key its
+    preset (conf/method/<method>.yaml) does not name gets Hydra's ``+`` (append)."""
+    from omegaconf import OmegaConf
+
+    from imbsweep.paths import CONF_DIR
+
+    named: set[str] = set()
+    if method:
+        preset = OmegaConf.load(CONF_DIR / "method" / f"{method}.yaml")
+        named = set(preset.get("oversampler_params") or {})
+    out = []
+    for key, values in search_space(name).items():
+        vals = ",".join(map(str, values))
+        plus = "+" if method and key.rsplit(".", 1)[1] not in named else ""
+        out.append(f"{plus}{key}={vals}" if grid else f"{plus}{key}=choice({vals})")
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m imbsweep.methods.sv_sampler NAME [--grid]``: print NAME's search space."""
+    """``python -m imbsweep.methods.sv_sampler NAME [--grid] [--method PRESET]``: print NAME's
+    own grid as sweep arguments."""
     import argparse
 
     ap = argparse.ArgumentParser(
         prog="python -m imbsweep.methods.sv_sampler", description=main.__doc__
     )
     ap.add_argument("name", help="a smote-variants oversampler, e.g. ProWSyn")
-    ap.add_argument("--grid", action="store_true", help="a plain grid (a,b,c) instead of choice()")
+    ap.add_argument("--grid", action="store_true", help="a plain grid (a,b,c), not choice()")
+    ap.add_argument("--method", help="the preset it runs under (adds + to keys it lacks)")
     args = ap.parse_args(argv)
     try:
-        print(" ".join(space_overrides(args.name, args.grid)))
+        print(" ".join(space_overrides(args.name, args.grid, args.method)))
     except ConfigError as exc:
         raise SystemExit(str(exc)) from None
 
