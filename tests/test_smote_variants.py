@@ -218,9 +218,10 @@ def test_presets_spell_out_every_parameter_and_pass_the_checks():
     assert len(SV_PRESETS) >= 3
     for name, p in SV_PRESETS.items():
         own = sv_sampler.own_params(getattr(sv, p["oversampler"]))
-        assert set(p["oversampler_params"]) == set(own) - {"nn_params", "ss_params", "n_jobs"}
-        cfg = compose_cfg([f"method={name}"])
-        check_config(cfg)
+        # Every parameter with a scalar default (not n_jobs, a speed knob), at that default.
+        scalar = {k: v for k, v in own.items() if isinstance(v, int | float | str)}
+        assert p["oversampler_params"] == {k: v for k, v in scalar.items() if k != "n_jobs"}
+        check_config(compose_cfg([f"method={name}"]))
         assert p["oversampler"] in TOP10
 
 
@@ -228,11 +229,12 @@ def test_comparison_sweep_runs_the_top10_against_smote_and_no_remedy():
     sweep = yaml.safe_load((ROOT / "sweeps" / "smote_variants_keel.yaml").read_text())
     assert "split" not in sweep  # the default protocol, whatever it is, applies
     params = sweep["hydra"]["sweeper"]["params"]
-    assert {m.strip() for m in params["method"].split(",")} == {"sv_top10_rf", "smote_rf", "rf"}
-    assert params["method.oversampler"].split(",") == list(TOP10)
-    # The oversampler key only varies the smote_variants preset (the others do not read it).
-    cfg = compose_cfg(["sweeps=smote_variants_keel", "method=sv_top10_rf"])
-    check_config(cfg)
+    methods = params["method"].split(",")
+    assert methods[:2] == ["rf", "smote_rf"]
+    assert [PRESETS[m]["oversampler"] for m in methods[2:]] == list(TOP10)
+    assert all(PRESETS[m]["model"] == "random_forest" for m in methods)
+    for m in methods:
+        check_config(compose_cfg(["sweeps=smote_variants_keel", f"method={m}"]))
 
 
 def test_tuning_sweep_is_the_oversamplers_own_grid():
