@@ -39,7 +39,14 @@ SPLIT = {
     "stratify": True,
     "validation_size": 0.25,
 }
-FAST = {"n_estimators": 10, "epochs": 1, "steps_per_execution": 50, "gan_epochs": 5}
+# oversampler: read only by the smote_variants sampler (tests/test_smote_variants.py has more)
+FAST = {
+    "n_estimators": 10,
+    "epochs": 1,
+    "steps_per_execution": 50,
+    "gan_epochs": 5,
+    "oversampler": "ProWSyn",
+}
 RESAMPLING = sorted(s for s in SAMPLERS if s != "none")
 
 
@@ -454,7 +461,7 @@ def test_component_registry_is_complete():
         "none", "random_over", "smote", "borderline_smote", "adasyn", "smote_nc",
         "random_under", "tomek", "enn", "near_miss", "smote_tomek", "smote_enn",
         "svm_smote", "kmeans_smote", "noise", "gan", "cluster_centroids", "cnn",
-        "one_sided_selection", "ncr", "instance_hardness",
+        "one_sided_selection", "ncr", "instance_hardness", "smote_variants",
     }  # fmt: skip
     assert set(MODELS) == {
         "mlp", "logreg", "random_forest", "brf", "easy_ensemble", "hist_gb", "majority",

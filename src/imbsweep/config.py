@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Dict, Optional  # noqa: UP035 (OmegaConf 2.3 needs typing's Dict)
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
@@ -46,6 +46,10 @@ class MethodConf:
     gan_epochs: int = 200
     gan_learning_rate: float = 0.001
     gan_batch_size: int = 64
+    # smote_variants sampler: one of its oversamplers by class name, and that class's own
+    # parameters (its defaults for any not given); methods/sv_sampler.py
+    oversampler: str = ""
+    oversampler_params: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
     # Keras net
     hidden_units: int = 16
     epochs: int = 5

@@ -33,7 +33,7 @@ from imbsweep.evaluation import (
     report_text,
 )
 from imbsweep.intervals import PREDICTIONS, write_predictions
-from imbsweep.methods import SkipMethod, check_method_data, fit_method, method_keys
+from imbsweep.methods import SkipMethod, check_method_data, fit_method, method_values
 from imbsweep.naming import job_run_params, seed_run_name
 from imbsweep.pooling import repeat_rows
 from imbsweep.stats import sample_std
@@ -70,10 +70,9 @@ BOOKKEEPING_KEYS = ("tracking", "unit", "resume")
 
 def job_params(cfg: dict) -> dict[str, Any]:
     """The resolved config, flattened, with only the method keys this method reads."""
-    keys = method_keys(cfg["method"])
     skip = ("method", *BOOKKEEPING_KEYS)
     params = tracking.flatten({k: v for k, v in cfg.items() if k not in skip})
-    params.update({f"method.{k}": cfg["method"][k] for k in keys if k in cfg["method"]})
+    params.update({f"method.{k}": v for k, v in method_values(cfg["method"]).items()})
     return params
 
 

@@ -13,7 +13,8 @@ overridden or tuned by name. Where things are:
 - :mod:`.fit`: fitting a method on the training rows and its threshold;
 - :mod:`.packaging`: a fitted method as an MLflow model;
 - :mod:`.gan_sampler`, :mod:`.noise_sampler`: our own samplers (the net is
-  :mod:`imbsweep.keras_model`).
+  :mod:`imbsweep.keras_model`);
+- :mod:`.sv_sampler`: smote-variants' oversamplers (an optional extra).
 """
 
 from imbsweep.errors import SkipMethod
@@ -25,6 +26,7 @@ from imbsweep.methods.pairing import (
     check_method_data,
     check_params,
     method_keys,
+    method_values,
     pairing_note,
     preset_pairing,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "check_params",
     "fit_method",
     "method_keys",
+    "method_values",
     "pairing_note",
     "practical_class_weight",
     "preset_pairing",

@@ -72,6 +72,19 @@ def method_keys(cfg: dict) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def method_values(cfg: dict) -> dict[str, Any]:
+    """The values of :func:`method_keys`, as logged: a smote-variants oversampler's parameters
+    with its defaults filled in (``oversampler_params.L``), so a run says what it ran with."""
+    out = {k: cfg[k] for k in method_keys(cfg) if k in cfg}
+    if "oversampler_params" in out:
+        from imbsweep.methods import sv_sampler
+
+        given = out.pop("oversampler_params")
+        full = sv_sampler.effective_params(cfg["oversampler"], given)
+        out.update({f"oversampler_params.{k}": v for k, v in full.items()})
+    return out
+
+
 def _when(conditional: dict[str, tuple[str, ...]], cfg: dict) -> list[tuple[str, ...]]:
     """The key lists of ``conditional`` (``"loss=focal": keys``) whose condition ``cfg`` meets."""
     return [
@@ -112,6 +125,10 @@ def check_method(cfg: dict) -> None:
     if model not in MODELS:
         raise ConfigError("method.model", model, f"one of {sorted(MODELS)}")
     s, m = SAMPLERS[sampler], MODELS[model]
+    if sampler == "smote_variants":
+        from imbsweep.methods import sv_sampler  # the optional package: only when asked for
+
+        sv_sampler.check_config(cfg)
     if sampler != "none" and m.resamples_internally:
         raise ConfigError(
             "method.sampler",
