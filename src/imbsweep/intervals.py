@@ -321,31 +321,26 @@ def paired(
     """``a`` minus ``b`` on the units both ran (same seed, same fold: the same test rows)."""
     from imbsweep.pooling import repeat_rows
 
-    keys = ["seed", "fold"] if protocol(a) == "kfold" else ["seed"]
-    cols = [*keys, metric, "run_id", *_COUNT_COLS]
-    cols = [c for c in dict.fromkeys(cols) if c in a and c in b]
-    j = a[cols].merge(b[cols], on=keys, suffixes=("_a", "_b"))
-    j = j[j[f"{metric}_a"].notna() & j[f"{metric}_b"].notna()]
-    if len(j) < 2 and protocol(a) != "fixed":
-        return Estimate(math.nan, math.nan, math.nan, math.nan, len(j), "")
-    d = j[f"{metric}_a"] - j[f"{metric}_b"]
     kind = protocol(a)
+    keys = ["seed", "fold"] if kind == "kfold" else ["seed"]
+    # The units both ran with a value, in the same (seed, fold) order on both sides.
+    a, b = (x[x[metric].notna()] if metric in x else x.iloc[:0] for x in (a, b))
+    both = a[keys].merge(b[keys], on=keys)
+    a, b = (x.merge(both, on=keys).sort_values(keys, kind="stable") for x in (a, b))
     if kind == "fixed":
-        ma = _models(a[a["seed"].isin(j["seed"])], predictions)
-        mb = _models(b[b["seed"].isin(j["seed"])], predictions)
+        ma, mb = _models(a, predictions), _models(b, predictions)
         if ma is not None and mb is not None and metric in BOOTSTRAPPABLE:
             return bootstrap(ma, metric, opponents=mb, confidence=confidence)
+    if len(a) < 2:
+        return Estimate(math.nan, math.nan, math.nan, math.nan, len(a), "")
+    d = a[metric].to_numpy(float) - b[metric].to_numpy(float)
+    if kind == "fixed":
         return corrected_t(d, float(d.mean()), 0.0, SEEDS_ONLY, confidence)
-    side = {}
-    for s in ("a", "b"):
-        rows = j.rename(columns={f"{c}_{s}": c for c in (metric, *_COUNT_COLS)})
-        rows = rows.assign(job_id=s, fold=rows.get("fold", np.nan))
-        side[s] = repeat_rows(rows)[metric].astype(float).mean()
+    # The centre: each repeat pooled from its folds, then the difference (k-fold); else the
+    # mean difference.
+    ra, rb = (repeat_rows(x).set_index("seed")[metric].astype(float) for x in (a, b))
     ratio, method = correction(pd.concat([a, b]))
-    return corrected_t(d, float(side["a"] - side["b"]), ratio, method, confidence)
-
-
-_COUNT_COLS = ("test_tp", "test_fp", "test_fn", "test_tn", "test_class0", "test_class1")
+    return corrected_t(d, float((ra - rb).mean()), ratio, method, confidence)
 
 
 def _models(units: pd.DataFrame, predictions) -> list[dict[str, np.ndarray]] | None:
