@@ -736,10 +736,9 @@ def build_features(
                 f"{c} ({int(missing[c])})"
             )
         if strategies is not None:
+            key = "imputed in the pipeline (fitted on training rows)"
             for kind, cols in by_kind.items():
-                notes.setdefault("imputed", []).append(
-                    f"{', '.join(cols)} ({strategies[kind]}, fitted on training rows)"
-                )
+                notes.setdefault(key, []).append(f"{strategies[kind]}: {', '.join(cols)}")
 
     if explicit is not None:
         categorical = list(explicit)
