@@ -115,16 +115,21 @@ def _assert_one_message(p, prog: str, match: str) -> None:
     assert re.search(match, p.stderr, re.S), p.stderr
 
 
+# The default sweep (four methods) on the default launcher: the Dask cluster starts while the
+# jobs are planned and must shut down quietly (it printed a second traceback).
+ON_DASK = ("empty", "latin1", "several_problems_at_once")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", FAILS)
 def test_bad_file_through_imbsweep_is_one_message_and_writes_nothing(tmp_path, case):
     path, extra, match = _write(case, tmp_path)
     db = tmp_path / "mlflow.db"
-    # The default sweep (four methods) on the default launcher: the Dask cluster starts while
-    # the jobs are planned and must shut down quietly.
     args = ["imbsweep", "dataset=file", f"dataset.path={path}", "dataset.target=label"]
     args += [f"dataset.{k}={v}" for k, v in extra.items()]
     args += ["seeds=1", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    if case not in ON_DASK:
+        args.append("hydra/launcher=basic")  # the same message, without a cluster to wait for
     p = run_cli(args, tmp_path, f"sqlite:///{db}")
     _assert_one_message(p, "imbsweep", match)
     assert _runs_in(db) == 0
@@ -224,3 +229,25 @@ def test_a_real_world_csv_runs_end_to_end_and_the_console_says_what_was_done(tmp
     for r in seeds:
         assert r.data.params["dataset.impute.numeric"] == "median"
         assert r.data.params["dataset.impute.categorical"] == "most_frequent"
+
+
+@pytest.mark.parametrize(("sampler", "standardize"), [("smote_nc", True), ("smote_nc", False)])
+def test_mixed_data_with_holes_fits_smote_nc_and_scores_every_row(tmp_path, sampler, standardize):
+    import dataclasses
+
+    from imbsweep.config import MethodConf
+    from imbsweep.data import split_dataset
+    from imbsweep.methods import fit_method
+
+    df = frame(300)
+    df["plan"] = np.random.default_rng(3).choice(["a", "b"], 300)
+    df.loc[::9, "amount"] = np.nan
+    df.loc[::13, "city"] = None
+    df.to_csv(tmp_path / "m.csv", index=False)
+    ds = load_dataset({"kind": "file", "path": str(tmp_path / "m.csv"), "target": "label"})
+    split = split_dataset(ds, {"test_size": 0.2, "random_state": 0, "stratify": True}, 0)
+    cfg = {**dataclasses.asdict(MethodConf(name="t", model="logreg")), "sampler": sampler}
+    fitted = fit_method(cfg, ds, split.train, 0, standardize=standardize)
+    assert fitted.counts_after[1] > fitted.counts_before[1]  # resampled
+    score = fitted.score(ds.X.iloc[split.test])
+    assert len(score) == len(split.test) and np.isfinite(score).all()
