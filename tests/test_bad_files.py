@@ -154,6 +154,25 @@ def test_bad_file_in_a_tuning_study_is_one_message_before_the_study(tmp_path):
 
 
 @pytest.mark.slow
+def test_bad_file_through_mlflow_run_is_one_message(tmp_path):
+    import mlflow
+    from conftest import ROOT
+
+    path, _, match = _write("infinities", tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    overrides = f"dataset.path={path} dataset.target=label hydra.sweep.dir={tmp_path / 's'}"
+    args = ["mlflow", "run", str(ROOT), "--env-manager", "local", "-P", "dataset=file"]
+    p = run_cli([*args, "-P", "seeds=1", "-P", f"overrides={overrides}"], tmp_path, uri)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0 and "Traceback" not in out, out[-3000:]
+    assert p.stderr.count("imbsweep: ") == 1 and re.search(match, p.stderr), p.stderr
+    # Only the run MLflow opens before it starts the command, marked FAILED: none of imbsweep's.
+    mlflow.set_tracking_uri(uri)
+    (project,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert project.info.status == "FAILED" and "run_level" not in project.data.tags
+
+
+@pytest.mark.slow
 def test_imbsweep_report_bad_arguments_are_one_message_and_create_no_store(tmp_path):
     missing = tmp_path / "nowhere" / "mlflow.db"
     uri = f"sqlite:///{missing}"
