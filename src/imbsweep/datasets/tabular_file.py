@@ -1,22 +1,30 @@
 """The user's own table: ``dataset=file dataset.path=data.csv dataset.target=label``.
 
-CSV (also ``.tsv``/``.txt`` and their ``.gz``/``.bz2``/``.xz``/``.zip`` forms) or Parquet. Every
-problem with the file is a ConfigError raised here, at load time, before any MLflow run opens; each
-message names the problem and the fix.
+CSV (also ``.tsv``/``.txt``, compressed ones recognised by content) or Parquet. Every problem with
+the file is found at load time, before any MLflow run opens, and reported in one ConfigError
+(:class:`FileProblems` for several), each naming the problem and the fix. What was done to which
+column (categorical, dropped, converted, imputed) is logged once, by the process the user started.
 
-Keys (``conf/dataset/file.yaml``):
+Keys (``conf/dataset/file.yaml``; defaults in :class:`FileConf`):
 
 - ``path``: relative paths resolve against the directory ``imbsweep`` was launched from (Hydra 1.3
   with ``hydra.job.chdir=false``, this project's setting, keeps that as the working directory; if a
   user turns chdir on, Hydra's original cwd is used instead).
-- ``target``: the label column; strings, ints, floats or bools.
+- ``target``: the label column; strings, ints, floats or bools (none missing or blank).
 - ``positive``: the label that becomes class 1. ``null``: the rarer class (a tie is an error).
   With more than two classes an explicit ``positive`` means one-vs-rest (that class against all
   the others); without one it is an error listing the classes.
-- ``sep``: the CSV separator; ``null``: tab for ``.tsv``, else comma.
+- ``sep``, ``decimal``: ``null`` guesses them from the first lines (:func:`guess_format`).
+- ``encoding``: ``null`` is UTF-8 (a byte-order mark is skipped); another encoding is an error
+  naming the first byte that does not decode, and ``cp1252``/``latin-1`` as the likely fix.
 - ``categorical``: columns to one-hot encode (fitted on training rows only, by
   ``methods.build_preprocessor``). ``null``: the string, category and bool columns.
-- ``drop``: columns to ignore (ids, free text, timestamps).
+- ``drop``: columns to ignore (ids, free text). Columns without any value are dropped too.
+- ``impute``: missing feature values are left in ``Dataset.X`` and filled by an imputer inside the
+  pipeline, fitted on training rows only (``numeric``: median, ``categorical``: most frequent by
+  default); ``null`` refuses them. Infinities are always an error.
+- ``dates``: date/time columns become numbers (:func:`date_features`) or, with ``drop``, are
+  dropped.
 - ``max_categories``: a categorical column with more distinct values is an error (an id column
   one-hot encoded would be one dense column per row).
 - ``normalize_labels``: ``true`` strips surrounding spaces from text labels and ignores their case
