@@ -13,9 +13,12 @@ import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from imbsweep import tracking
+from imbsweep.errors import InputError, exit_bad_input
 
 log = logging.getLogger("imbsweep")
 
@@ -87,7 +90,20 @@ def main() -> None:
     # TensorFlow's C++ start-up lines are noise for users; real errors still surface.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.argv = [sys.argv[0], *expand_overrides(sys.argv[1:])]
-    _hydra_main()
+    user_wants_traces = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    # Hydra prints an error raised by a sweeper (e.g. bad data found while planning) with ~20
+    # lines of its own frames. With this set it re-raises instead: bad input is printed below as
+    # its message alone, and anything else (a bug) keeps its full traceback.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        _hydra_main()
+    except (InputError, CompactHydraException) as exc:
+        if user_wants_traces:
+            raise
+        message = str(exc)
+        if isinstance(exc.__cause__, OmegaConfBaseException):  # as Hydra shows it
+            message += "\n" + str(exc.__cause__)
+        exit_bad_input("imbsweep", message)
 
 
 if __name__ == "__main__":

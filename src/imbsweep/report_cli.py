@@ -7,9 +7,39 @@ import sys
 from pathlib import Path
 
 from imbsweep import report, tracking
+from imbsweep.errors import InputError, exit_bad_input
+
+PROG = "imbsweep-report"
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except InputError as exc:
+        exit_bad_input(PROG, exc)
+
+
+def _check_args(args: argparse.Namespace, uri: str) -> None:
+    """What the arguments can get wrong, before MLflow is read (or a store created)."""
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"--out {args.out}: is a file, not a directory; pass a directory")
+    if args.claims not in (None, "none", ""):
+        from imbsweep.ranges import load_claims
+
+        try:
+            load_claims(args.claims)
+        except InputError as exc:
+            raise InputError(f"--claims {args.claims}: {exc}") from None
+    db = tracking.sqlite_path(uri)
+    if db is not None and not db.is_file():
+        # MLflow would create an empty store there (and its directories).
+        raise InputError(
+            f"no MLflow store at {db} (from {uri}); pass --tracking-uri or set "
+            "MLFLOW_TRACKING_URI to the store `imbsweep` wrote"
+        )
+
+
+def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="imbsweep-report",
         description="Rebuild the ranges table of a sweep from its runs in MLflow.",
@@ -40,11 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list recent sweeps and exit")
     args = ap.parse_args(argv)
 
-    import mlflow
-
     uri = args.tracking_uri or tracking.default_tracking_uri()
+    _check_args(args, uri)
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
     mlflow.set_tracking_uri(uri)
-    exp = mlflow.get_experiment_by_name(args.experiment)
+    try:
+        exp = mlflow.get_experiment_by_name(args.experiment)
+    except MlflowException as exc:  # an unsupported URI, a server that does not answer
+        raise InputError(
+            f"cannot read the MLflow store {uri}: {str(exc).strip().splitlines()[0][:300]}"
+        ) from None
     if exp is None:
         print(
             f"imbsweep-report: no experiment '{args.experiment}' in {uri}. Run `imbsweep` "

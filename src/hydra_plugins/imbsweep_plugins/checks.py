@@ -7,11 +7,16 @@ from omegaconf import OmegaConf
 
 
 def check_jobs(sweeper: Any, batch: Sequence[Sequence[str]]) -> None:
-    """Compose each job's config (as Hydra does) and run ``imbsweep.config.check_config`` on it.
+    """Compose each job's config (as Hydra does), check it and its data as a sweep's plan does
+    (``imbsweep.config.check_config``, the dataset loaded, the method's pairing with it).
 
+    The data is loaded once per process (``load_dataset`` keeps it for the jobs run here).
     Configs of other apps (no ``method``/``dataset``/``seeds`` keys) are only composed.
     """
     from imbsweep.config import check_config
+    from imbsweep.datasets import load_dataset
+    from imbsweep.errors import SweepInputError
+    from imbsweep.methods import check_method_data
 
     for overrides in batch:
         cfg = sweeper.hydra_context.config_loader.load_sweep_config(sweeper.config, list(overrides))
@@ -19,6 +24,8 @@ def check_jobs(sweeper: Any, batch: Sequence[Sequence[str]]) -> None:
             continue
         job_cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
         try:
-            check_config(OmegaConf.to_container(job_cfg, resolve=True))
+            plain = OmegaConf.to_container(job_cfg, resolve=True)
+            check_config(plain)
+            check_method_data(plain["method"], load_dataset(plain["dataset"]))
         except ValueError as exc:
-            raise ValueError(f"{exc}\n  in sweep job: {' '.join(overrides)}") from None
+            raise SweepInputError(f"{exc}\n  in sweep job: {' '.join(overrides)}") from None

@@ -307,6 +307,14 @@ class DaskLauncher(Launcher):
         atexit.register(self._close)
         return self._client
 
+    def close(self) -> None:
+        """Shut down what :meth:`prepare` or :meth:`launch` started, once it has started."""
+        for started in (self._starting, self._warming):
+            if started is not None:
+                started.join()
+        self._starting = self._warming = None
+        self._close()
+
     def _preload(self) -> list[str] | None:
         if self.preload is not None:
             return self.preload or None

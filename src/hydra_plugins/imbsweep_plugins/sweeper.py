@@ -79,23 +79,32 @@ class ImbsweepSweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
-        prepare = getattr(self.launcher, "prepare", None)
-        if prepare is not None:  # e.g. start the workers while the jobs are planned
-            prepare(len(grid) * driver.seed_count(self.config))
-        t0 = time.perf_counter()
-        jobs = driver.plan(grid, self._compose)
-        log.info("checked %d job(s) and their data in %.1f s", len(jobs), time.perf_counter() - t0)
-        primary = OmegaConf.to_container(
-            OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"]),
-            resolve=True,
-        )
-        name = driver.sweep_name(jobs, arguments)
-        drv = driver.SweepDriver(primary, sweep_dir, name)
-        warm = getattr(self.launcher, "warm", None)  # e.g. TensorFlow set up before any unit
-        code = drv.run(
-            jobs,
-            lambda batch: self.launcher.launch(batch, initial_job_idx=0),
-            warm=None if warm is None else lambda todo: warm(driver.warm_ups(todo)),
-        )
-        if code:
-            raise SystemExit(code)
+        try:
+            prepare = getattr(self.launcher, "prepare", None)
+            if prepare is not None:  # e.g. start the workers while the jobs are planned
+                prepare(len(grid) * driver.seed_count(self.config))
+            t0 = time.perf_counter()
+            jobs = driver.plan(grid, self._compose)
+            log.info(
+                "checked %d job(s) and their data in %.1f s", len(jobs), time.perf_counter() - t0
+            )
+            primary = OmegaConf.to_container(
+                OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"]),
+                resolve=True,
+            )
+            name = driver.sweep_name(jobs, arguments)
+            drv = driver.SweepDriver(primary, sweep_dir, name)
+            warm = getattr(self.launcher, "warm", None)  # e.g. TensorFlow set up before any unit
+            code = drv.run(
+                jobs,
+                lambda batch: self.launcher.launch(batch, initial_job_idx=0),
+                warm=None if warm is None else lambda todo: warm(driver.warm_ups(todo)),
+            )
+            if code:
+                raise SystemExit(code)
+        finally:
+            # Also on bad input found while planning: a cluster still starting is shut down
+            # quietly, not torn down under its start-up thread at exit.
+            close = getattr(self.launcher, "close", None)
+            if close is not None:
+                close()

@@ -21,6 +21,7 @@ import sys
 import pandas as pd
 
 from imbsweep.datasets import keel
+from imbsweep.errors import InputError, exit_bad_input
 
 SORT_KEYS = {
     "name": "name",
@@ -85,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
+    except InputError as exc:
+        exit_bad_input("imbsweep-datasets", exc)
     except BrokenPipeError:  # `imbsweep-datasets | head`: the reader left, nothing is wrong
         sys.stderr.close()
         return 0

@@ -38,6 +38,7 @@ from hydra_plugins.imbsweep_plugins.optuna_sweeper.search_space import (
     SearchSpace,
     parse_search_space,
 )
+from imbsweep.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,8 @@ class OptunaSweeperImpl(Sweeper):
             checked.add(tuple(overrides))
             try:
                 self.validate_batch_is_legal([overrides])
+            except InputError:
+                raise  # bad input the hooks found: its message names the job already
             except Exception as exc:
                 raise OptunaSweeperError(
                     f"a trial config does not compose with overrides {overrides}: {exc}"
