@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import SMALL, compose_cfg
+from scipy import stats as sps
 
-from imbsweep import stats, tracking
+from imbsweep import intervals, stats, tracking
 from imbsweep.report import paired_comparisons, report, seed_rows
 from imbsweep.runner import run_job
 
@@ -50,14 +51,19 @@ def test_paired_comparisons_use_the_corrected_test_and_holm():
     b = rows[rows.label == "b"].set_index("seed")["minority_f1"]
     ref = stats.corrected_ttest(a, b, 200 / 800)
     r = p.loc[("a", "b")]
-    assert r["ttest"].startswith("corrected") and r["test_train_ratio"] == pytest.approx(0.25)
-    assert r["p_ttest"] == pytest.approx(ref.pvalue)
-    assert r["p_wilcoxon"] == pytest.approx(stats.wilcoxon(a, b))
+    assert r["test"] == intervals.HOLDOUT
+    assert r["p"] == pytest.approx(ref.pvalue)
     assert r["mean_diff"] == pytest.approx((a - b).mean())
-    assert list(p["p_ttest_holm"]) == pytest.approx(list(stats.holm(p["p_ttest"])))
-    # With one fixed split only the model seed varied: the plain paired t-test, said so.
+    # The interval is the same corrected t's: it excludes 0 exactly when p < 0.05.
+    half = sps.t.ppf(0.975, 7) * np.sqrt((1 / 8 + 0.25) * (a - b).var(ddof=1))
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(
+        ((a - b).mean() - half, (a - b).mean() + half)
+    )
+    assert list(p["p_holm"]) == pytest.approx(list(stats.holm(p["p"])))
+    assert "p_wilcoxon" not in p  # overlapping splits: no signed-rank test within a dataset
+    # One fixed split and no test predictions: the spread over model seeds only, said so.
     fixed = paired_comparisons(_rows(vary=False), ["minority_f1"])
-    assert set(fixed["ttest"]) == {"paired (one split)"}
+    assert set(fixed["test"]) == {intervals.SEEDS_ONLY}
     # Different data is never paired.
     other = _rows()
     other.loc[other.label == "c", "params.data.digest"] = "elsewhere"
@@ -69,12 +75,11 @@ def test_held_out_test_rows_get_the_more_conservative_correction():
     p = paired_comparisons(rows, ["minority_f1"]).set_index(["method", "opponent"])
     r = p.loc[("a", "b")]
     # outer test sets share 0.2 / 0.4 of their rows: rho = 0.5, ratio rho / (1 - rho) = 1
-    assert r["test_train_ratio"] == pytest.approx(1.0)
-    assert r["ttest"] == "corrected resampled (Nadeau-Bengio, held-out test rows)"
+    assert r["test"] == intervals.HELD_OUT
     a = rows[rows.label == "a"].set_index("seed")["minority_f1"]
     b = rows[rows.label == "b"].set_index("seed")["minority_f1"]
-    assert r["p_ttest"] == pytest.approx(stats.corrected_ttest(a, b, 1.0).pvalue)
-    assert r["p_ttest"] > paired_comparisons(_rows(), ["minority_f1"])["p_ttest"].iloc[0]
+    assert r["p"] == pytest.approx(stats.corrected_ttest(a, b, 1.0).pvalue)
+    assert r["p"] > paired_comparisons(_rows(), ["minority_f1"])["p"].iloc[0]
     from imbsweep.ranges import what_varied
 
     assert what_varied(rows) == "split (test rows held out) + model seed"
@@ -132,18 +137,27 @@ def test_sweep_report_from_mlflow_has_params_pairs_and_reliability(store, tmp_pa
     files = report(rows, tmp_path, "practical", do_plot=True)
     md = files["ranges.md"].read_text()
     assert "Paired comparisons" in md and "corrected resampled" in md
+    assert "The remedy's own effect" not in md  # logreg and rf: two models, no remedy
     assert "split + model seed" in md or "each seed drew its own" in md
     assert "Claims not applied" not in md or "data.digest" in md  # other setting: no verdicts
     assert "reliability.png" in files and files["reliability.png"].exists()
     assert (pd.read_csv(files["ranges.csv"])["vs_claim"] == "-").all()
 
 
-def test_job_runs_carry_the_ci_of_each_mean():
-    from imbsweep.runner import aggregate
+def test_job_runs_carry_the_corrected_ci_of_each_mean():
+    from imbsweep.runner import aggregate, unit_frame, unit_intervals
 
-    agg = aggregate([{"minority_f1": v, "fit_seconds": 1.0} for v in (0.5, 0.6, 0.7)])
-    _, lo, hi = stats.mean_ci([0.5, 0.6, 0.7])
-    assert (agg["minority_f1_ci_low"], agg["minority_f1_ci_high"]) == (lo, hi)
+    seeds = [
+        {"minority_f1": v, "fit_seconds": 1.0, "test_class0": 18, "test_class1": 2}
+        | {"train_class0": 72, "train_class1": 8, "seed": s, "fold": None}
+        for s, v in enumerate((0.5, 0.6, 0.7))
+    ]
+    cis = unit_intervals(unit_frame(seeds, {"vary_with_seed": True}))
+    # A split per seed: Nadeau & Bengio's corrected t (1/3 + 20/80), not the plain t.
+    half = sps.t.ppf(0.975, 2) * np.sqrt((1 / 3 + 0.25) * 0.01)
+    assert cis["minority_f1"] == pytest.approx((0.6 - half, 0.6 + half))
+    agg = aggregate([{k: v for k, v in m.items() if k != "fold"} for m in seeds], cis)
+    assert (agg["minority_f1_ci_low"], agg["minority_f1_ci_high"]) == cis["minority_f1"]
     assert agg["minority_f1_std"] == pytest.approx(0.1)  # ddof=1
     assert "fit_seconds_ci_low" not in agg  # bookkeeping numbers get no interval
     assert agg["minority_f1"] == pytest.approx(0.6) and agg["fit_seconds"] == 1.0
@@ -158,7 +172,8 @@ def test_job_runs_spread_only_where_it_is_read():
         {"val_brier": 0.3, "train_class1": 42.0, "predicted_positives": 5.0},
     ]
     agg = aggregate(seeds)
-    assert agg["val_brier"] == pytest.approx(0.2) and "val_brier_ci_high" in agg
+    assert agg["val_brier"] == pytest.approx(0.2) and "val_brier_std" in agg
+    assert "val_brier_ci_high" not in agg  # intervals come from the protocol's own formula
     assert agg["train_class1"] == 41.0 and "train_class1_std" not in agg
     assert agg["n_seeds_no_positive"] == 1
 
