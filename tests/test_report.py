@@ -204,3 +204,25 @@ def test_seed_rows_come_in_seed_order_within_each_job_whatever_the_schedule(stor
         ["a", 1],
         ["a", 2],
     ]  # jobs in the order their first unit started, seeds ascending in each
+
+
+def test_the_report_opens_with_the_answer_and_ranks_methods_by_the_headline(tmp_path):
+    rows = _rows(seeds=8).drop(columns="run_id")
+    files = report(rows, tmp_path, None, do_plot=False)
+    md = files["ranges.md"].read_text()
+    answer = md.split("### The answer")[1].split("### The table")[0]
+    # "a" is 0.05 ahead of "b" on every split: the corrected test supports it.
+    assert "**a** has the best minority_f1" in answer
+    assert "It leads the runner-up, b, by +0.0" in answer and "a difference that holds" in answer
+    table = md.split("### The table")[1]
+    assert table.index("| a |") < table.index("| b |") < table.index("| c |")  # best first
+    # b vs c (0.01 apart, noise 0.01 over 8 splits) is not a lead the test supports.
+    close = report(rows[rows.label != "a"], tmp_path / "bc", None, do_plot=False)
+    text = close["ranges.md"].read_text().split("### The table")[0]
+    assert "not distinguishable" in text
+    html = files["report.html"].read_text()
+    assert html.index("The answer") < html.index("Ranges over seeds</h2>")
+    # Another headline reorders: by Brier (lower is better) c comes first here.
+    briered = rows.assign(brier=rows["label"].map({"a": 0.3, "b": 0.2, "c": 0.1}))
+    md2 = report(briered, tmp_path / "brier", None, do_plot=False, metric="brier")
+    assert "**c** has the best brier" in md2["ranges.md"].read_text()

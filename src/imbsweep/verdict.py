@@ -61,6 +61,7 @@ def sentences(
     s = summary[summary["metric"] == metric]
     if s.empty:
         return ""
+    known = "params.method.model" in rows  # which jobs use a remedy is read from their params
     first = {
         (str(r["dataset"]) if "dataset" in r else "", r["label"]): remedies.remedy(r)
         for r in rows.drop_duplicates(["dataset", "label"]).to_dict("records")
@@ -80,7 +81,9 @@ def sentences(
         plain = [
             lab for lab in labels if not first.get((ds, lab), "x") and not lab.startswith("naive")
         ]
-        if first.get((ds, best)) and plain:
+        if not known:
+            pass
+        elif first.get((ds, best)) and plain:
             lead = "It leads the best method without a remedy,"
             text.append(_lead(pairs, ds, metric, best, plain[0], lead))
         elif not first.get((ds, best), "x"):
