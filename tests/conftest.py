@@ -66,6 +66,7 @@ def small_sweep(tmp_path_factory):
         "seeds=3",
         "dataset.n_samples=1000",
         "method.n_estimators=10",
+        "split.protocol=holdout",  # one seed run per seed: what the UI tests count
         "hydra/launcher=basic",
         f"hydra.sweep.dir={sweep_dir}",
     ]

@@ -146,7 +146,8 @@ def test_report_html_renders_its_tables_and_images_offline(ui, browser):
     page.route("http*://**", only_the_file)  # any network request would be a defect
     page.goto((sweep_dir / "report.html").as_uri())
     headings = page.locator("h2").all_inner_texts()
-    assert headings[:4] == [
+    assert headings[:5] == [
+        "The answer",  # first: which method is best, by how much, how surely
         "Ranges over seeds",
         "Per-seed values",
         "Precision-recall curves",
@@ -155,7 +156,8 @@ def test_report_html_renders_its_tables_and_images_offline(ui, browser):
     assert {"Statistics", "Critical-difference diagram", "Reliability diagrams"} <= set(headings)
     ranges = page.locator("table.ranges tbody tr")
     assert ranges.count() == 4  # 2 methods x 2 datasets
-    assert "brf trees=10" in ranges.first.inner_text()
+    assert "brf trees=10" in ranges.first.inner_text()  # the best on minority F1 first
+    assert "has the best minority_f1" in page.locator("#answer").inner_text()
     assert page.locator("table.confusion").count() == 4
     widths = page.eval_on_selector_all(
         "img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"

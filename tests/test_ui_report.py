@@ -16,7 +16,7 @@ import pytest
 from imbsweep import report_html
 
 # A two-dataset sweep: reliability diagrams come as one panel per dataset.
-SECTIONS = ("ranges", "plots", "pr", "confusion", "stats", "cd", "reliability")
+SECTIONS = ("answer", "ranges", "plots", "pr", "confusion", "stats", "cd", "reliability")
 
 
 class _Page(HTMLParser):
