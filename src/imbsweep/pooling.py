@@ -41,36 +41,29 @@ def repeat_rows(rows: pd.DataFrame) -> pd.DataFrame:
     kfold = is_kfold(rows)
     if not kfold.any():
         return rows
-    folds = rows[kfold]
     keys = ["job_id", "seed"]
+    folds = rows[kfold].assign(_pos=np.flatnonzero(kfold.to_numpy()))
+    if "test_class0" in folds:
+        folds["_rows"] = folds["test_class0"] + folds["test_class1"]
     numeric = [c for c in folds.columns if c not in keys and folds[c].dtype.kind in "fiu"]
     g = folds.groupby(keys, sort=False, dropna=False)
-    out = g.first()  # params, labels, run id: shared by a repeat's folds
-    means = g[numeric].mean()
-    out[numeric] = means
+    out = g.first()  # params, labels, run id: shared by a repeat's folds (and the first _pos)
+    out[numeric] = g[numeric].mean()
+    out["_pos"] = g["_pos"].min()
     summed = [c for c in SUMMED if c in folds]
     if summed:
         out[summed] = g[summed].sum(min_count=1)
-    n_test = folds[["test_class0", "test_class1"]].sum(axis=1) if "test_class0" in folds else None
-    for col in ROW_WEIGHTED:
-        if col in folds and n_test is not None:
-            w = n_test.where(folds[col].notna())
-            out[col] = (folds[col] * w).groupby([folds[k] for k in keys]).sum(
-                min_count=1
-            ) / w.groupby([folds[k] for k in keys]).sum()
+    for col in (c for c in ROW_WEIGHTED if c in folds and "_rows" in folds):
+        w = folds["_rows"].where(folds[col].notna())
+        part = folds.assign(_num=folds[col] * w, _den=w).groupby(keys, sort=False, dropna=False)
+        out[col] = part["_num"].sum(min_count=1) / part["_den"].sum()
     if set(COUNTS) <= set(folds.columns):
         pooled = count_metrics(*(out[c].to_numpy(float) for c in COUNTS))
         for m in COUNT_METRICS:
             out[m] = pooled[m]
     out["n_folds"] = g.size()
-    out = out.drop(columns="fold").reset_index()
-    # Back in the rows' order: repeats where their first fold stood, holdout rows as they were.
-    first = folds.reset_index().groupby(keys, sort=False, dropna=False)["index"].first()
-    out.index = first.to_numpy()
-    rest = rows[~kfold]
-    return pd.concat([rest, out]).sort_index(kind="stable").reset_index(drop=True)
-
-
-def unit_values(rows: pd.DataFrame, metric: str) -> np.ndarray:
-    """A group's per-unit values of ``metric`` (folds under k-fold, seeds under holdout)."""
-    return rows[metric].to_numpy(float)
+    out = out.drop(columns=["fold", "_rows"], errors="ignore").reset_index()
+    # Back in the rows' order: a repeat where its first fold stood, holdout rows as they were.
+    rest = rows[~kfold].assign(_pos=np.flatnonzero(~kfold.to_numpy()))
+    both = pd.concat([rest, out], ignore_index=True).sort_values("_pos", kind="stable")
+    return both.drop(columns="_pos").reset_index(drop=True)
