@@ -264,7 +264,8 @@ def test_mixed_data_with_holes_fits_smote_nc_and_scores_every_row(tmp_path, samp
     df.loc[::13, "city"] = None
     df.to_csv(tmp_path / "m.csv", index=False)
     ds = load_dataset({"kind": "file", "path": str(tmp_path / "m.csv"), "target": "label"})
-    split = split_dataset(ds, {"test_size": 0.2, "random_state": 0, "stratify": True}, 0)
+    split_cfg = {"protocol": "holdout", "test_size": 0.2, "random_state": 0, "stratify": True}
+    split = split_dataset(ds, split_cfg, 0)
     cfg = {**dataclasses.asdict(MethodConf(name="t", model="logreg")), "sampler": sampler}
     fitted = fit_method(cfg, ds, split.train, 0, standardize=standardize)
     assert fitted.counts_after[1] > fitted.counts_before[1]  # resampled

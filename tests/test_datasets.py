@@ -575,6 +575,7 @@ def test_a_method_that_cannot_apply_is_skipped_with_the_reason(store):
             "dataset=keel",
             "dataset.name=lymphography",
             "seeds=1",
+            "split.protocol=holdout",
             "split.stratify=true",
             "split.test_size=0.75",
         ]
