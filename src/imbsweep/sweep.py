@@ -66,7 +66,16 @@ def finish(
         files = report(rows, sweep_dir, claims, do_plot, predictions=predictions, metric=metric)
         for path in files.values():
             tracker.client.log_artifact(sweep_id, str(path))
-        log.info("ranges table: %s (and on MLflow run %s)", files["ranges.md"], sweep_id)
+        # What a person opens first, first; every file is also on the sweep's MLflow run.
+        page = files.get("report.html", files["ranges.md"])
+        tables = ", ".join(p.name for k, p in files.items() if k.endswith((".md", ".csv")))
+        log.info(
+            "report: %s\n  tables in %s: %s\n  the same files on MLflow run %s (make ui)",
+            page,
+            page.parent,
+            tables,
+            sweep_id,
+        )
     opt = sweep_dir / "optimization_results.yaml"
     if opt.exists():
         import yaml
