@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imbsweep import tracking
+from imbsweep import tracking, unit_guard
 from imbsweep.config import method_label, resolve_seeds
 from imbsweep.errors import SweepInputError
 
@@ -546,6 +546,7 @@ class SweepDriver:
             ]
             agg = aggregate(per_seed)
             agg.update({"n_seeds": len(per_seed), "n_skipped": job.skipped})
+            agg.update(unit_guard.limit_counts(job.errors))  # [issue 21] units over a limit
             self.tracker.log_metrics(job.run_id, agg)
             if job.errors:
                 self.tracker.set_tags(job.run_id, {"error": job.errors[0][:5000]})
@@ -575,6 +576,8 @@ def report_failures(failures: list[Failure]) -> None:
         where = "; ".join(sorted({f"{f.label} ({' '.join(f.overrides)})" for f in fs})[:3])
         more = f" and {len(fs) - 3} more" if len(fs) > 3 else ""
         lines.append(f"  - {len(fs)} unit(s): {err}\n    e.g. {where}{more}")
+    if limited := unit_guard.limit_summary(failures):  # [issue 21]
+        lines.append(f"  units stopped by a limit, per method: {limited}")
     log.error(
         "%d unit(s) of the sweep failed; the table covers the units that finished "
         "(each failed seed run has an `error` tag and error.txt in MLflow):\n%s",
