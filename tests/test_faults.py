@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, run_cli
 
-from imbsweep import unit_guard
+from imbsweep import tracking, unit_guard
 
 HELPERS = [
     "hydra.launcher.preload=[imbsweep.app,fault_helpers]",
@@ -107,3 +107,97 @@ def test_a_worker_killed_mid_unit_loses_and_doubles_nothing(tmp_path):
     # The table is complete: every method over its 6 seeds.
     table = pd.read_csv(sweep_dir / "ranges.csv")
     assert table["label"].nunique() == 3 and (table["n_seeds"] == 6).all(), table.to_string()
+
+
+@pytest.mark.slow
+def test_units_over_their_time_or_memory_limit_are_stopped_recorded_and_counted(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [
+        "imbsweep",
+        "method=naive",
+        "seeds=3",
+        "dataset.n_samples=500",
+        *HELPERS,
+        "hydra.launcher.unit_timeout=15",
+        "hydra.launcher.unit_memory=300MB",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]
+    t0 = time.perf_counter()
+    # Seed 1 sleeps for 10 min inside one C call; seed 2 allocates 32 MiB every 20 ms.
+    p = run_cli(
+        args, tmp_path, uri, 300, **_env(IMBSWEEP_TEST_HANG_SEED="1", IMBSWEEP_TEST_HOG_SEED="2")
+    )
+    elapsed = time.perf_counter() - t0
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out[-3000:]  # units failed: the table covers the others
+    assert "per method: naive: 1 out of memory, 1 timeout" in out, out[-3000:]
+    assert elapsed < 60, "the hanging unit must not hold the sweep for its 10 min"
+
+    runs = _runs(uri)
+    seeds = runs[runs["tags.run_level"] == "seed"].set_index("tags.seed")
+    assert sorted(seeds.index) == ["0", "1", "2"]  # one run per unit: the retry opens none
+    assert seeds.loc["0", "status"] == "FINISHED"
+    assert seeds.loc["1", "status"] == "FAILED"
+    assert seeds.loc["1", "tags.unit_limit"] == "timeout"
+    assert seeds.loc["1", "tags.error"] == "UnitTimeout: unit over its time limit (15 s)"
+    assert seeds.loc["2", "status"] == "FAILED"
+    assert seeds.loc["2", "tags.unit_limit"] == "memory"
+    assert seeds.loc["2", "tags.error"].startswith("UnitOutOfMemory: unit out of memory")
+    job = runs[runs["tags.run_level"] == "job"].iloc[0]
+    assert job["metrics.n_units_timeout"] == 1 and job["metrics.n_units_out_of_memory"] == 1
+    assert job["metrics.n_seeds"] == 1
+    assert (runs["status"] != "RUNNING").all()
+
+
+def test_a_unit_reuses_its_finished_run_and_closes_a_dead_attempts_run(store):
+    t = tracking.Tracker(uri=store)
+    ident = {
+        tracking.TAG_LEVEL: "seed",
+        tracking.TAG_SWEEP: "sweep1",
+        tracking.TAG_JOB_KEY: "k1",
+        tracking.TAG_STAGE: "run",
+        tracking.TAG_SEED: "3",
+    }
+
+    def attempt(key: str, tags: dict) -> tuple[dict, dict | None]:
+        with unit_guard.unit(key):
+            tags = {**tags, **unit_guard.run_tags()}
+            return tags, unit_guard.begin(t, tags)
+
+    tags, earlier = attempt("job-a-1", ident)
+    assert earlier is None
+    first = t.create_run("seed=3", tags)  # its worker dies: the run stays RUNNING
+    tags, earlier = attempt("job-a-1", ident)  # Dask runs the task again
+    assert earlier is None
+    run = t.client.get_run(first)
+    assert run.info.status == "KILLED"
+    assert "died while the unit ran" in run.data.tags["killed_reason"]
+    second = t.create_run("seed=3", tags)
+    t.end_run(second)
+    # Started once more (a result lost with its worker): the finished run is the result.
+    _, earlier = attempt("job-a-1", ident)
+    assert earlier is not None and earlier["status"] == "finished"
+    assert earlier["run_id"] == second
+    _, other_seed = attempt("job-a-1", {**ident, tracking.TAG_SEED: "4"})
+    assert other_seed is None
+
+    # Stopped by a limit: its retry in the same launch fails at once; a later launch runs it.
+    ident5 = {**ident, tracking.TAG_SEED: "5"}
+    tags5, _ = attempt("job-a-2", ident5)
+    r = t.create_run("seed=5", tags5)
+    t.set_tags(r, {unit_guard.TAG_LIMIT: "timeout"})
+    t.fail_run(r, unit_guard.UnitTimeout("unit over its time limit (4 s)"))
+    with pytest.raises(unit_guard.UnitTimeout, match=r"^unit over its time limit \(4 s\)$"):
+        attempt("job-a-2", ident5)
+    assert attempt("job-b-2", ident5)[1] is None
+
+
+def test_limit_counts_per_job_and_method():
+    from imbsweep.driver import Failure
+
+    errors = ["UnitTimeout: over (4 s)", "UnitOutOfMemory: x", "UnitTimeout: y", "ValueError: z"]
+    assert unit_guard.limit_counts(errors) == {"n_units_timeout": 2, "n_units_out_of_memory": 1}
+    fails = [Failure("brf", [], e) for e in errors] + [Failure("naive", [], errors[1])]
+    assert unit_guard.limit_summary(fails) == (
+        "brf: 1 out of memory, 2 timeout; naive: 1 out of memory"
+    )

@@ -143,6 +143,12 @@ def _run_one(
         )
 
 
+def _run_shared(
+    idx: int, overrides: Sequence[str], shared: tuple, attempt: str, limits: tuple
+) -> JobReturn:
+    return _run_one(idx, overrides, *shared, attempt, limits)
+
+
 class DaskLauncher(Launcher):
     def __init__(
         self,
@@ -272,11 +278,18 @@ class DaskLauncher(Launcher):
                 started.join()
         self._starting = self._warming = None
         client = self._connect(min(workers, len(job_overrides)))
-        shared = client.scatter(
-            [self.hydra_context, self.config, self.task_function, state], broadcast=True
-        )
+        import cloudpickle
+
         limits = self._limits()
         batch = uuid.uuid4().hex[:8]
+        # What every unit needs (~100 KB), as a task rather than scattered data: when the
+        # workers holding it die, Dask computes it again instead of cancelling every unit.
+        shared = client.submit(
+            cloudpickle.loads,
+            cloudpickle.dumps((self.hydra_context, self.config, self.task_function, state)),
+            key=f"shared-{batch}",
+            pure=False,
+        )
         n = len(job_overrides)
         futures = {}
         for i, ov in enumerate(job_overrides):
@@ -284,10 +297,10 @@ class DaskLauncher(Launcher):
             log.debug("\t#%d : %s", idx, " ".join(filter_overrides(ov)))
             key = f"job-{batch}-{idx}"
             fut = client.submit(
-                _run_one,
+                _run_shared,
                 idx,
                 list(ov),
-                *shared,
+                shared,
                 key,
                 limits,
                 key=key,
@@ -310,6 +323,7 @@ class DaskLauncher(Launcher):
             results[i] = ret
             progress.update(ret)
         self._warm_futures.clear()
+        shared.release()
         return results  # type: ignore[return-value]
 
     def _connect(self, workers: int) -> Any:
