@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
-from conftest import ROOT, run_cli
+from conftest import BIN, ROOT, run_cli
 
 from imbsweep import tracking, unit_guard
 
@@ -47,17 +49,13 @@ def _finished_seed_runs(db: Path) -> int:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_unit_loses_and_doubles_nothing(tmp_path):
-    import subprocess
-
-    from conftest import BIN
-
     db, marks, sweep_dir = tmp_path / "mlflow.db", tmp_path / "marks", tmp_path / "sweep"
     marks.mkdir()
     uri = f"sqlite:///{db}"
     args = [
         "imbsweep",
         "method=naive,brf,logreg_balanced",
-        "seeds=6",
+        "seeds=4",
         "dataset.n_samples=1000",
         *HELPERS,
         f"hydra.sweep.dir={sweep_dir}",
@@ -76,7 +74,7 @@ def test_a_worker_killed_mid_unit_loses_and_doubles_nothing(tmp_path):
     deadline = time.time() + 240
     while killed is None and time.time() < deadline and proc.poll() is None:
         fitting = list(marks.glob("fit-*"))
-        if _finished_seed_runs(db) >= 4 and fitting:
+        if _finished_seed_runs(db) >= 3 and fitting:
             killed = int(fitting[0].name.split("-")[1])
             os.kill(killed, signal.SIGKILL)  # a worker process, in the middle of a fit
         time.sleep(0.1)
@@ -88,7 +86,7 @@ def test_a_worker_killed_mid_unit_loses_and_doubles_nothing(tmp_path):
     seeds = runs[runs["tags.run_level"] == "seed"]
     done = seeds[seeds["status"] == "FINISHED"]
     # Exactly one finished run per unit: none lost, none run twice.
-    assert len(done) == 18
+    assert len(done) == 12
     assert not done.duplicated(["tags.job_key", "tags.seed"]).any()
     # The unit the killed worker was running: its half-written run closed KILLED with the reason,
     # and the unit finished on another worker process.
@@ -104,9 +102,85 @@ def test_a_worker_killed_mid_unit_loses_and_doubles_nothing(tmp_path):
     assert (runs["status"] != "RUNNING").all()
     (sweep_run,) = runs[runs["tags.run_level"] == "sweep"].itertuples()
     assert sweep_run.status == "FINISHED"
-    # The table is complete: every method over its 6 seeds.
+    # The table is complete: every method over its 4 seeds.
     table = pd.read_csv(sweep_dir / "ranges.csv")
-    assert table["label"].nunique() == 3 and (table["n_seeds"] == 6).all(), table.to_string()
+    assert table["label"].nunique() == 3 and (table["n_seeds"] == 4).all(), table.to_string()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_the_driver_killed_while_an_external_cluster_runs_on_resumes_without_doubles(tmp_path):
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    # Every fit takes >= 1 s: units are still running on the cluster when the driver dies.
+    env = {**os.environ, **_env(IMBSWEEP_TEST_FIT_SLEEP="1.0")}
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    sched = subprocess.Popen(
+        [BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        **quiet,
+    )
+    worker = subprocess.Popen(
+        [
+            BIN / "dask",
+            "worker",
+            addr,
+            "--nworkers",
+            "2",
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+            "--preload",
+            "fault_helpers",
+        ],
+        **quiet,
+    )
+    db, sweep_dir = tmp_path / "mlflow.db", tmp_path / "sweep"
+    uri = f"sqlite:///{db}"
+    args = [
+        "imbsweep",
+        "method=naive,brf,logreg_balanced",
+        "seeds=4",
+        "dataset.n_samples=1000",
+        "report.plot=false",
+        f"hydra.launcher.address={addr}",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    try:
+        e = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
+        e.update(MLFLOW_TRACKING_URI=uri, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
+        driver = subprocess.Popen(
+            args, cwd=tmp_path, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.time() + 240
+        while _finished_seed_runs(db) < 3 and time.time() < deadline and driver.poll() is None:
+            time.sleep(0.1)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        assert 3 <= _finished_seed_runs(db) < 12, "the kill must land mid-sweep"
+        # At once: the killed driver's units are still running on the cluster.
+        p = run_cli(args, tmp_path, uri, 300, **_env(IMBSWEEP_TEST_FIT_SLEEP="1.0"))
+    finally:
+        worker.terminate()
+        sched.terminate()
+        worker.wait(30)
+        sched.wait(30)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-3000:]
+    assert "of 12 units already finished" in out
+    runs = _runs(uri)
+    done = runs[(runs["tags.run_level"] == "seed") & (runs["status"] == "FINISHED")]
+    assert len(done) == 12
+    assert not done.duplicated(["tags.job_key", "tags.seed"]).any()
+    assert (runs["status"] != "RUNNING").all()
+    (sweep_run,) = runs[runs["tags.run_level"] == "sweep"].itertuples()
+    assert sweep_run.status == "FINISHED"
+    table = pd.read_csv(sweep_dir / "ranges.csv")
+    assert table["label"].nunique() == 3 and (table["n_seeds"] == 4).all(), table.to_string()
 
 
 @pytest.mark.slow
@@ -190,6 +264,18 @@ def test_a_unit_reuses_its_finished_run_and_closes_a_dead_attempts_run(store):
     with pytest.raises(unit_guard.UnitTimeout, match=r"^unit over its time limit \(4 s\)$"):
         attempt("job-a-2", ident5)
     assert attempt("job-b-2", ident5)[1] is None
+
+    # The driver's last word: one FINISHED run per unit, the one it collected kept.
+    third = t.create_run("seed=3", tags)
+    t.end_run(third)
+    assert unit_guard.close_duplicates(t, "sweep1", keep={third}) == 1
+    assert t.client.get_run(third).info.status == "FINISHED"
+    run = t.client.get_run(second)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["killed_reason"].startswith(
+        f"duplicate: the unit also finished in run {third}"
+    )
+    assert unit_guard.close_duplicates(t, "sweep1", keep=set()) == 0
 
 
 def test_limit_counts_per_job_and_method():

@@ -498,6 +498,9 @@ class SweepDriver:
             n = self._close_open_runs("FAILED", "its worker stopped before the unit ended")
             if n:
                 log.warning("%d seed run(s) left open by stopped workers marked FAILED", n)
+            # [issue 21] One FINISHED run per unit, whatever raced (unit_guard).
+            kept = {r for j in jobs for r in j.done.values()}
+            unit_guard.close_duplicates(self.tracker, self.sweep_id, kept)
             self._aggregate(jobs)
         return self.close() if close else int(bool(self.failures))
 

@@ -73,7 +73,11 @@ class _Unit:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_current: _Unit | None = None
+_local = threading.local()  # the unit this thread runs (a worker may run several threads)
+
+
+def _current() -> _Unit | None:
+    return getattr(_local, "unit", None)
 
 
 def _me() -> str:
@@ -83,8 +87,9 @@ def _me() -> str:
 def run_tags() -> dict[str, str]:
     """Tags a unit's run gets: which process ran it, and in which launch attempt."""
     tags = {TAG_WORKER: _me()}
-    if _current is not None and _current.attempt:
-        tags[TAG_ATTEMPT] = _current.attempt
+    unit = _current()
+    if unit is not None and unit.attempt:
+        tags[TAG_ATTEMPT] = unit.attempt
     return tags
 
 
@@ -145,7 +150,7 @@ def _same(attempt: str | None, tags: dict[str, str]) -> bool:
 
 def started(tracker: Any, run_id: str | None) -> None:
     """The unit opened its run: the run a limit marks FAILED."""
-    unit = _current
+    unit = _current()
     if unit is not None:
         with unit.lock:
             unit.tracker, unit.run_id = tracker, run_id
@@ -153,6 +158,40 @@ def started(tracker: Any, run_id: str | None) -> None:
 
 def _describe(tags: dict[str, str]) -> str:
     return " ".join(f"{k}={tags.get(k)}" for k in IDENTITY_TAGS[1:])
+
+
+def close_duplicates(tracker: Any, sweep_id: str, keep: set[str]) -> int:
+    """Leave one FINISHED run per unit of the sweep: the others KILLED, naming the one kept.
+
+    The driver's last word, for an attempt that finished while another was already running
+    (e.g. a unit of a killed driver, still running on an external cluster, that ended just as
+    the resumed sweep started it again). Keeps a run in ``keep`` (what the driver collected),
+    else the first to start. Returns how many runs were closed.
+    """
+    runs = tracker.client.search_runs(
+        [tracker.experiment_id],
+        f"tags.{tracking.TAG_SWEEP} = '{sweep_id}' and tags.{tracking.TAG_LEVEL} = 'seed' "
+        "and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time ASC"],
+        max_results=50000,
+    )
+    by_unit: dict[tuple, list[Any]] = {}
+    for r in runs:
+        by_unit.setdefault(tuple(r.data.tags.get(k) for k in IDENTITY_TAGS), []).append(r)
+    n = 0
+    for same in by_unit.values():
+        if len(same) < 2:
+            continue
+        kept = next((r for r in same if r.info.run_id in keep), same[0])
+        for r in same:
+            if r is not kept:
+                why = f"duplicate: the unit also finished in run {kept.info.run_id}, kept"
+                tracker.set_tags(r.info.run_id, {KILLED_REASON: why})
+                tracker.end_run(r.info.run_id, "KILLED")
+                n += 1
+    if n:
+        log.warning("%d duplicate finished run(s) of units marked KILLED", n)
+    return n
 
 
 # ---------------------------------------------------------------------------- limits
@@ -167,15 +206,14 @@ def unit(
     ``timeout``: seconds of wall time; ``memory``: bytes the unit may add to its process's
     resident memory. None or 0: no limit. Over a limit, the process is killed (module doc).
     """
-    global _current
-    _current = _Unit(attempt)
-    watch = _Watchdog(_current, timeout or None, memory or None) if timeout or memory else None
+    _local.unit = unit = _Unit(attempt)
+    watch = _Watchdog(unit, timeout or None, memory or None) if timeout or memory else None
     try:
         yield
     finally:
         if watch is not None:
             watch.stop()
-        _current = None
+        _local.unit = None
 
 
 class _Watchdog:
