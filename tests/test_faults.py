@@ -10,12 +10,14 @@ import socket
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
 from conftest import BIN, ROOT, run_cli
+from test_shared_store import postgres  # noqa: F401  (a fixture: PostgreSQL on 127.0.0.1)
 
 from imbsweep import tracking, unit_guard
 
@@ -287,3 +289,80 @@ def test_limit_counts_per_job_and_method():
     assert unit_guard.limit_summary(fails) == (
         "brf: 1 out of memory, 2 timeout; naive: 1 out of memory"
     )
+
+
+def _mlflow_server(port: int, backend: str, artifacts: Path, log: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    cmd = [str(BIN / "mlflow"), "server", "--backend-store-uri", backend]
+    cmd += ["--artifacts-destination", artifacts.as_uri(), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--workers", "1"]
+    with open(log, "a") as fh:
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+        assert proc.poll() is None, log.read_text()[-3000:]
+    proc.kill()
+    pytest.fail("mlflow server did not start:\n" + log.read_text()[-3000:])
+
+
+@pytest.mark.slow
+def test_a_sweep_waits_out_its_tracking_server_stopped_for_30_s(postgres, tmp_path):  # noqa: F811
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    backend, artifacts, log = f"{postgres}/mlflow", tmp_path / "artifacts", tmp_path / "server.log"
+    artifacts.mkdir()
+    server = _mlflow_server(port, backend, artifacts, log)
+    args = [
+        "imbsweep",
+        "method=naive,logreg_balanced",
+        "seeds=4",
+        "dataset.n_samples=1000",
+        *HELPERS,
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]
+    e = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    e.update(MLFLOW_TRACKING_URI=url, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
+    e.update(_env(IMBSWEEP_TEST_FIT_SLEEP="1.0"))
+    client = mlflow.MlflowClient(url)
+
+    def finished() -> int:
+        runs = client.search_runs(
+            [x.experiment_id for x in client.search_experiments()],
+            "tags.run_level = 'seed' and attributes.status = 'FINISHED'",
+        )
+        return len(runs)
+
+    sweep = subprocess.Popen(
+        args, cwd=tmp_path, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.time() + 240
+        while finished() < 2 and time.time() < deadline and sweep.poll() is None:
+            time.sleep(0.2)
+        server.terminate()
+        server.wait(30)
+        assert sweep.poll() is None, "the outage must land mid-sweep"
+        time.sleep(30)
+        t0 = time.perf_counter()
+        server = _mlflow_server(port, backend, artifacts, log)
+        out = sweep.communicate(timeout=600)[0]
+        after = time.perf_counter() - t0
+        assert sweep.returncode == 0, out[-3000:]
+        exp = client.get_experiment_by_name("imbsweep")
+        runs = client.search_runs([exp.experiment_id], max_results=1000)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+        server.terminate()
+        server.wait(30)
+    seeds = [r for r in runs if r.data.tags["run_level"] == "seed"]
+    units = {(r.data.tags["job_key"], r.data.tags["seed"]) for r in seeds}
+    assert len(units) == 8 and len(seeds) == 8  # each unit once: nothing lost, nothing doubled
+    assert all(r.info.status == "FINISHED" for r in runs)
+    print(f"sweep ended {after:.0f} s after the server was back")
