@@ -242,8 +242,8 @@ class _Watchdog:
                 if added > self.memory:
                     self._kill(
                         "memory",
-                        f"unit out of memory: it used {added / 2**20:.0f} MiB, over its limit "
-                        f"({self.memory / 2**20:.0f} MiB)",
+                        f"unit out of memory: it used {added / 1e6:.0f} MB, over its limit "
+                        f"({self.memory / 1e6:.0f} MB)",
                     )
 
     def _kill(self, kind: str, text: str) -> None:
