@@ -3,7 +3,9 @@ proxied to one store) and as Optuna's storage. The test starts every server itse
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -59,6 +61,12 @@ def postgres(tmp_path_factory) -> str:
             user=user,
             capture_output=True,
         )
+        # pg_ctl as `user` fails once another root pytest session has made the base temp
+        # folder private again; then stop the postmaster we started by its pid.
+        pid_file = pgdata / "postmaster.pid"
+        if pid_file.exists():
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
 
 
 @pytest.fixture(scope="module")

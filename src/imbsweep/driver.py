@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imbsweep import tracking
+from imbsweep import tracking, unit_guard
 from imbsweep.config import method_label, resolve_seeds
 from imbsweep.errors import SweepInputError
 
@@ -526,6 +526,9 @@ class SweepDriver:
             n = self._close_open_runs("FAILED", "its worker stopped before the unit ended")
             if n:
                 log.warning("%d seed run(s) left open by stopped workers marked FAILED", n)
+            # [issue 21] One FINISHED run per unit, whatever raced (unit_guard).
+            kept = {r for j in jobs for r in j.done.values()}
+            unit_guard.close_duplicates(self.tracker, self.sweep_id, kept)
             self._aggregate(jobs)
         return self.close() if close else int(bool(self.failures))
 
@@ -587,6 +590,7 @@ class SweepDriver:
                 cis[key] = (est.low, est.high)
             agg = aggregate(per_seed, cis)
             agg.update({"n_seeds": len(per_seed), "n_skipped": job.skipped})
+            agg.update(unit_guard.limit_counts(job.errors))  # [issue 21] units over a limit
             self.tracker.log_metrics(job.run_id, agg)
             if job.errors:
                 self.tracker.set_tags(job.run_id, {"error": job.errors[0][:5000]})
@@ -627,6 +631,8 @@ def report_failures(failures: list[Failure]) -> None:
         where = "; ".join(sorted({f"{f.label} ({' '.join(f.overrides)})" for f in fs})[:3])
         more = f" and {len(fs) - 3} more" if len(fs) > 3 else ""
         lines.append(f"  - {len(fs)} unit(s): {err}\n    e.g. {where}{more}")
+    if limited := unit_guard.limit_summary(failures):  # [issue 21]
+        lines.append(f"  units stopped by a limit, per method: {limited}")
     log.error(
         "%d unit(s) of the sweep failed; the table covers the units that finished "
         "(each failed seed run has an `error` tag and error.txt in MLflow):\n%s",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from imbsweep import tracking
+from imbsweep import tracking, unit_guard
 from imbsweep.config import check_config, method_label, resolve_seeds
 from imbsweep.data import Dataset, fold_count, halve, load_dataset, split_dataset
 from imbsweep.evaluation import (
@@ -300,7 +300,12 @@ def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
     if unit.get("job_key"):
         tags[tracking.TAG_JOB_KEY] = unit["job_key"]
     name = seed_run_name(method_label(cfg["method"]), seed, fold)
+    # [issue 21] Once per identity however often Dask starts it; limits (unit_guard).
+    tags.update(unit_guard.run_tags())
+    if (earlier := unit_guard.begin(tracker, tags)) is not None:
+        return earlier
     run_id = tracker.create_run(name, tags, unit.get("job_run_id"))
+    unit_guard.started(tracker, run_id)
     params = {**job_params(cfg), **data_params(ds), "seed": seed}
     if fold is not None:
         params["fold"] = fold

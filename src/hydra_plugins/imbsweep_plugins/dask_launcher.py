@@ -49,6 +49,11 @@ class DaskLauncherConf:
     # Local cluster: pin worker i to core i (each worker's threads stay on its core; no
     # measurable gain on 2 cores since Keras' input autotuning is off, see keras_model).
     pin: bool = True
+    # Per unit: wall time (seconds, or "10min") and memory it may add to its worker process
+    # ("4GB"); null: no limit. Over either, the unit is stopped and recorded as failed
+    # (imbsweep.unit_guard). Needs single-threaded workers; forces a cluster for one job too.
+    unit_timeout: Optional[Any] = None  # noqa: UP045
+    unit_memory: Optional[Any] = None  # noqa: UP045
 
 
 ConfigStore.instance().store(
@@ -106,14 +111,20 @@ def _run_one(
     config: DictConfig,
     task_function: TaskFunction,
     singleton_state: Any,
+    attempt: Optional[str] = None,  # noqa: UP045
+    limits: tuple = (None, None),
 ) -> JobReturn:
-    """One Hydra job, in whatever process runs it (compose, then Hydra's run_job)."""
+    """One Hydra job, in whatever process runs it (compose, then Hydra's run_job).
+
+    ``attempt``: the task's key (the same when Dask runs it again); ``limits``: the unit's
+    (seconds, bytes), enforced by :func:`imbsweep.unit_guard.unit`.
+    """
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.singleton import Singleton
     from hydra.core.utils import run_job
     from omegaconf import open_dict
 
-    from imbsweep import unit_compose
+    from imbsweep import unit_compose, unit_guard
 
     Singleton.set_state(singleton_state)
     setup_globals()
@@ -122,13 +133,20 @@ def _run_one(
         cfg.hydra.job.id = f"{idx}"
         cfg.hydra.job.num = idx
     HydraConfig.instance().set_config(cfg)
-    return run_job(
-        hydra_context=hydra_context,
-        task_function=task_function,
-        config=cfg,
-        job_dir_key="hydra.sweep.dir",
-        job_subdir_key="hydra.sweep.subdir",
-    )
+    with unit_guard.unit(attempt, *limits):
+        return run_job(
+            hydra_context=hydra_context,
+            task_function=task_function,
+            config=cfg,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+
+
+def _run_shared(
+    idx: int, overrides: Sequence[str], shared: tuple, attempt: str, limits: tuple
+) -> JobReturn:
+    return _run_one(idx, overrides, *shared, attempt, limits)
 
 
 class DaskLauncher(Launcher):
@@ -139,8 +157,12 @@ class DaskLauncher(Launcher):
         preload: Optional[Sequence[str]] = None,  # noqa: UP045
         progress_every: float = 10.0,
         pin: bool = True,
+        unit_timeout: Any = None,
+        unit_memory: Any = None,
     ) -> None:
         self.address = address
+        self.unit_timeout = unit_timeout
+        self.unit_memory = unit_memory
         self.pin = pin
         self.n_workers = n_workers
         self.preload = None if preload is None else list(preload)
@@ -166,7 +188,7 @@ class DaskLauncher(Launcher):
         Only when ``launch`` will need it (more than one job, more than one worker).
         """
         workers = self.n_workers or usable_cores()
-        if self._client is not None or (self.address is None and (n_jobs <= 1 or workers <= 1)):
+        if self._client is not None or self._in_process(n_jobs, workers):
             return
         self._starting = threading.Thread(
             target=self._connect, args=(workers,), name="dask-start", daemon=True
@@ -212,7 +234,7 @@ class DaskLauncher(Launcher):
         workers = self.n_workers or usable_cores()
         progress = Progress(n, self.progress_every)
         state = Singleton.get_state()
-        if self.address is None and (n <= 1 or workers <= 1):
+        if self._in_process(n, workers):
             log.info("Launching %d job(s) in this process", n)
             out = []
             for i, ov in enumerate(job_overrides):
@@ -229,6 +251,18 @@ class DaskLauncher(Launcher):
             return out
         return self._launch_dask(job_overrides, initial_job_idx, workers, progress, state)
 
+    def _in_process(self, n_jobs: int, workers: int) -> bool:
+        # A limit is enforced by killing the unit's process: never this one.
+        limited = self.unit_timeout is not None or self.unit_memory is not None
+        return self.address is None and not limited and (n_jobs <= 1 or workers <= 1)
+
+    def _limits(self) -> tuple[Optional[float], Optional[int]]:  # noqa: UP045
+        from dask.utils import parse_bytes, parse_timedelta
+
+        timeout = None if self.unit_timeout is None else parse_timedelta(self.unit_timeout, "s")
+        memory = None if self.unit_memory is None else parse_bytes(self.unit_memory)
+        return timeout, memory
+
     def _launch_dask(
         self,
         job_overrides: Sequence[Sequence[str]],
@@ -244,35 +278,52 @@ class DaskLauncher(Launcher):
                 started.join()
         self._starting = self._warming = None
         client = self._connect(min(workers, len(job_overrides)))
-        shared = client.scatter(
-            [self.hydra_context, self.config, self.task_function, state], broadcast=True
-        )
+        import cloudpickle
+
+        limits = self._limits()
         batch = uuid.uuid4().hex[:8]
+        # What every unit needs (~100 KB), as a task rather than scattered data: when the
+        # workers holding it die, Dask computes it again instead of cancelling every unit.
+        shared = client.submit(
+            cloudpickle.loads,
+            cloudpickle.dumps((self.hydra_context, self.config, self.task_function, state)),
+            key=f"shared-{batch}",
+            pure=False,
+        )
         n = len(job_overrides)
         futures = {}
         for i, ov in enumerate(job_overrides):
             idx = initial_job_idx + i
             log.debug("\t#%d : %s", idx, " ".join(filter_overrides(ov)))
+            key = f"job-{batch}-{idx}"
             fut = client.submit(
-                _run_one,
+                _run_shared,
                 idx,
                 list(ov),
-                *shared,
-                key=f"job-{batch}-{idx}",
+                shared,
+                key,
+                limits,
+                key=key,
                 priority=n - i,
                 pure=False,
             )
             futures[fut] = (i, ov)
         results: list[Optional[JobReturn]] = [None] * n  # noqa: UP045
-        for fut in as_completed(list(futures)):
-            i, ov = futures[fut]
+        done = as_completed(list(futures))
+        for fut in done:
+            i, ov = futures.pop(fut)
             try:
                 ret = fut.result()
             except Exception as exc:  # the job could not run or its result not come back
                 ret = JobReturn(overrides=list(ov), status=JobStatus.FAILED, _return_value=exc)
+            # Released as soon as gathered: a result still held by a worker that dies would be
+            # computed again (a finished unit run twice).
+            fut.release()
+            del fut
             results[i] = ret
             progress.update(ret)
         self._warm_futures.clear()
+        shared.release()
         return results  # type: ignore[return-value]
 
     def _connect(self, workers: int) -> Any:
