@@ -201,7 +201,13 @@ def paired_markdown(pairs: pd.DataFrame, metric: str = "minority_f1") -> str:
     lines = [
         f"Paired comparisons on {metric}: every pair on the same test rows (seeds and folds). "
         f"Diff = first minus second, with its 95% interval and p-value from the {tests}; "
-        "p-values Holm-adjusted over the pairs of each dataset; wins/losses count seeds.",
+        "p-values Holm-adjusted over the pairs of each dataset; wins/losses count seeds."
+        + (
+            f" Bootstrap p-values stop at 2/({intervals.REPLICATES}+1) = "
+            f"{2 / (intervals.REPLICATES + 1):.3f}."
+            if (p["test"] == intervals.BOOTSTRAP).any()
+            else ""
+        ),
         "",
     ]
     multi = "dataset" in p and p["dataset"].nunique() > 1
