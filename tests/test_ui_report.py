@@ -113,7 +113,8 @@ def test_job_runs_compare_with_seed_runs_in_one_column(small_sweep):
         # The method's own keys, the dataset, the seeds, and what the command line set.
         assert {"dataset.name", "seeds", "method.name", "dataset.n_samples"} <= logged
         assert all(
-            p.startswith("method.") or p in ("dataset.name", "seeds", "stage", "dataset.n_samples")
+            p.startswith("method.")
+            or p in ("dataset.name", "seeds", "stage", "dataset.n_samples", "split.protocol")
             for p in logged
         ), logged
         assert job["params.method.name"] != "brf" or "params.method.epochs" not in logged
