@@ -154,7 +154,8 @@ def test_mlflow_run_entry_point(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     sw = _one_sweep_in_imbsweep(tmp_path, uri, str(tmp_path / "b"))
     assert sw.data.tags.get("mlflow.project.entryPoint") == "main"
-    assert len(runs(uri)) == 1 + 4 + 4  # the first launcher, then two sweeps of 1 job, 2 seeds
+    # the first launcher, then two sweeps of 1 job with 2 repeats x 5 folds
+    assert len(runs(uri)) == 1 + 12 + 12
 
 
 def test_mlflow_run_builds_its_virtualenv_from_the_lock(tmp_path):
