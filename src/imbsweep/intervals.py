@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from imbsweep.evaluation import count_metrics
+from imbsweep.evaluation import COUNT_METRICS, count_metrics
 
 KFOLD = "corrected repeated k-fold t (Bouckaert & Frank 2004)"
 HOLDOUT = "corrected resampled t (Nadeau & Bengio 2003)"
@@ -164,7 +164,7 @@ def weighted_scores(
     """``metric`` of one model's test predictions under each row-weight vector (rows of
     ``weights``): integer weights are a bootstrap resample. Returns one value per weight row."""
     y = y.astype(float)
-    if metric in COUNT_METRIC_NAMES:
+    if metric in COUNT_METRICS:
         p = pred.astype(float)
         tp, fp = weights @ (p * y), weights @ (p * (1 - y))
         fn, tn = weights @ ((1 - p) * y), weights @ ((1 - p) * (1 - y))
@@ -202,16 +202,7 @@ def weighted_scores(
     )
 
 
-COUNT_METRIC_NAMES = (
-    "minority_precision",
-    "minority_recall",
-    "minority_f1",
-    "accuracy",
-    "balanced_accuracy",
-    "mcc",
-    "gmean",
-)
-BOOTSTRAPPABLE = (*COUNT_METRIC_NAMES, "brier", "log_loss", "roc_auc", "average_precision")
+BOOTSTRAPPABLE = (*COUNT_METRICS, "brier", "log_loss", "roc_auc", "average_precision")
 
 
 def bootstrap(

@@ -251,8 +251,6 @@ def load_predictions(rows: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
     Only units of one fixed split need them; runs logged before they were written are left
     out (their intervals say they cover the model seed only).
     """
-    import os
-
     import mlflow
 
     if rows.empty or "run_id" not in rows:
@@ -264,10 +262,8 @@ def load_predictions(rows: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
     ]
     if not fixed:
         return {}
-    before = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     out = {}
-    try:
+    with tracking.quiet_downloads():
         for run_id in pd.concat(fixed)["run_id"]:
             try:
                 with tempfile.TemporaryDirectory() as tmp:
@@ -277,30 +273,15 @@ def load_predictions(rows: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
                     out[run_id] = intervals.read_predictions(Path(path).read_bytes())
             except Exception:  # runs logged before predictions were
                 continue
-    finally:
-        if before is None:
-            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
-        else:
-            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = before
     return out
 
 
 def reliability_data(rows: pd.DataFrame) -> dict[str, dict]:
     """Per label, the seed runs' reliability bins added up (read from each run's artifact)."""
-    import os
-
     import mlflow
 
-    # One progress bar per downloaded file would flood the console.
-    before = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    try:
+    with tracking.quiet_downloads():
         return _reliability_data(rows, mlflow)
-    finally:
-        if before is None:
-            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
-        else:
-            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = before
 
 
 def _reliability_data(rows: pd.DataFrame, mlflow) -> dict[str, dict]:

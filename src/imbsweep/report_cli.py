@@ -117,19 +117,16 @@ def _main(argv: list[str] | None = None) -> int:
         )
         return 2
     out = Path(args.out) if args.out else Path("reports") / sweep_id
-    claims = args.claims
-    if claims is None:
-        row = sweeps[sweeps["run_id"] == sweep_id]
-        tag = "tags.report_claims"
-        claims = row[tag].iloc[0] if tag in row and len(row) and row[tag].notna().iloc[0] else None
-        claims = claims or "practical"
+    # What the sweep itself used, unless the command line says otherwise.
+    row = sweeps[sweeps["run_id"] == sweep_id]
+
+    def used(tag: str) -> str | None:
+        col = f"tags.{tag}"
+        return row[col].iloc[0] if col in row and len(row) and row[col].notna().iloc[0] else None
+
+    claims = args.claims if args.claims is not None else used("report_claims") or "practical"
     claims = None if claims in ("none", "") else claims
-    metric = args.metric
-    if metric is None:
-        row = sweeps[sweeps["run_id"] == sweep_id]
-        tag = "tags.report_metric"
-        metric = row[tag].iloc[0] if tag in row and len(row) and row[tag].notna().iloc[0] else None
-    metric = metric or "minority_f1"
+    metric = args.metric or used("report_metric") or "minority_f1"
     if metric not in rows:
         known = sorted(c for c in rows.columns if c in report.KNOWN_METRICS)
         print(f"imbsweep-report: --metric {metric}: not a metric of this sweep; one of {known}")

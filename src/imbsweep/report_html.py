@@ -255,16 +255,14 @@ def pr_curves(rows: pd.DataFrame, curves: dict[str, dict]) -> str:
 
 def read_curves(rows: pd.DataFrame) -> dict[str, dict]:
     """dataset -> label -> {recall, precision (one row per seed)} from the runs' pr_curve.json."""
-    import os
-
     import mlflow
+
+    from imbsweep.tracking import quiet_downloads
 
     if "run_id" not in rows or len(rows) > MAX_CURVE_RUNS:
         return {}
-    before = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     out: dict[str, dict] = {}
-    try:
+    with quiet_downloads():
         for ds, label, g in _groups(rows):
             got = []
             for run_id in g["run_id"]:
@@ -280,11 +278,6 @@ def read_curves(rows: pd.DataFrame) -> dict[str, dict]:
                     "recall": got[0]["recall"],
                     "precision": [c["precision"] for c in got],
                 }
-    finally:
-        if before is None:
-            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
-        else:
-            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = before
     return out
 
 

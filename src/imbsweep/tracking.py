@@ -85,6 +85,22 @@ def store_lock(uri: str) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """No artifact progress bar while reading many runs' small artifacts (one bar per file
+    would flood the console); the user's own setting comes back afterwards."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    before = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
+
+
 def open_store(uri: str) -> None:
     """Create (or migrate) the tracking store once, safely when many processes start at once.
 
