@@ -57,7 +57,7 @@ def test_a_worker_killed_mid_unit_loses_and_doubles_nothing(tmp_path):
     args = [
         "imbsweep",
         "method=naive,brf,logreg_balanced",
-        "seeds=4",
+        "seeds=1",  # k-fold, the default on this data: 3 methods x 5 folds = 15 units
         "dataset.n_samples=1000",
         *HELPERS,
         f"hydra.sweep.dir={sweep_dir}",
@@ -87,9 +87,9 @@ def test_a_worker_killed_mid_unit_loses_and_doubles_nothing(tmp_path):
     runs = _runs(uri)
     seeds = runs[runs["tags.run_level"] == "seed"]
     done = seeds[seeds["status"] == "FINISHED"]
-    # Exactly one finished run per unit: none lost, none run twice.
-    assert len(done) == 12
-    assert not done.duplicated(["tags.job_key", "tags.seed"]).any()
+    # Exactly one finished run per unit (seed, fold): none lost, none run twice.
+    assert len(done) == 15
+    assert not done.duplicated(["tags.job_key", "tags.seed", "tags.fold"]).any()
     # The unit the killed worker was running: its half-written run closed KILLED with the reason,
     # and the unit finished on another worker process.
     on_killed = seeds[seeds["tags.imbsweep.worker"].str.endswith(f":{killed}")]
@@ -98,15 +98,15 @@ def test_a_worker_killed_mid_unit_loses_and_doubles_nothing(tmp_path):
     half = half.iloc[0]
     assert half["status"] == "KILLED"
     assert f":{killed}) died while the unit ran" in half["tags.killed_reason"]
-    same = (done["tags.job_key"] == half["tags.job_key"]) & (done["tags.seed"] == half["tags.seed"])
+    same = (done["tags.job_key"] == half["tags.job_key"]) & (done["tags.fold"] == half["tags.fold"])
     assert same.sum() == 1
     assert not done.loc[same, "tags.imbsweep.worker"].iloc[0].endswith(f":{killed}")
     assert (runs["status"] != "RUNNING").all()
     (sweep_run,) = runs[runs["tags.run_level"] == "sweep"].itertuples()
     assert sweep_run.status == "FINISHED"
-    # The table is complete: every method over its 4 seeds.
+    # The table is complete: every method over its repeat's 5 folds.
     table = pd.read_csv(sweep_dir / "ranges.csv")
-    assert table["label"].nunique() == 3 and (table["n_seeds"] == 4).all(), table.to_string()
+    assert table["label"].nunique() == 3 and (table["n_units"] == 5).all(), table.to_string()
 
 
 def _free_port() -> int:
@@ -146,7 +146,7 @@ def test_the_driver_killed_while_an_external_cluster_runs_on_resumes_without_dou
     args = [
         "imbsweep",
         "method=naive,brf,logreg_balanced",
-        "seeds=3",
+        "seeds=1",  # 3 methods x 5 folds = 15 units
         "dataset.n_samples=1000",
         "report.plot=false",
         f"hydra.launcher.address={addr}",
@@ -163,7 +163,7 @@ def test_the_driver_killed_while_an_external_cluster_runs_on_resumes_without_dou
             time.sleep(0.1)
         driver.send_signal(signal.SIGKILL)
         driver.wait()
-        assert 2 <= _finished_seed_runs(db) < 9, "the kill must land mid-sweep"
+        assert 2 <= _finished_seed_runs(db) < 15, "the kill must land mid-sweep"
         # At once: the killed driver's units are still running on the cluster.
         p = run_cli(args, tmp_path, uri, 300, **_env(IMBSWEEP_TEST_FIT_SLEEP="1.0"))
     finally:
@@ -173,16 +173,16 @@ def test_the_driver_killed_while_an_external_cluster_runs_on_resumes_without_dou
         sched.wait(30)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-3000:]
-    assert "of 9 units already finished" in out
+    assert "of 15 units already finished" in out
     runs = _runs(uri)
     done = runs[(runs["tags.run_level"] == "seed") & (runs["status"] == "FINISHED")]
-    assert len(done) == 9
-    assert not done.duplicated(["tags.job_key", "tags.seed"]).any()
+    assert len(done) == 15
+    assert not done.duplicated(["tags.job_key", "tags.seed", "tags.fold"]).any()
     assert (runs["status"] != "RUNNING").all()
     (sweep_run,) = runs[runs["tags.run_level"] == "sweep"].itertuples()
     assert sweep_run.status == "FINISHED"
     table = pd.read_csv(sweep_dir / "ranges.csv")
-    assert table["label"].nunique() == 3 and (table["n_seeds"] == 3).all(), table.to_string()
+    assert table["label"].nunique() == 3 and (table["n_units"] == 5).all(), table.to_string()
 
 
 @pytest.mark.slow
@@ -193,6 +193,7 @@ def test_units_over_their_time_or_memory_limit_are_stopped_recorded_and_counted(
         "method=naive",
         "seeds=3",
         "dataset.n_samples=500",
+        "split.protocol=holdout",  # one unit per seed: seeds 1 and 2 are the bad ones
         *HELPERS,
         "hydra.launcher.unit_timeout=15",
         "hydra.launcher.unit_memory=300MB",
@@ -323,6 +324,7 @@ def test_a_sweep_waits_out_its_tracking_server_stopped_for_30_s(postgres, tmp_pa
         "method=naive,logreg_balanced",
         "seeds=4",
         "dataset.n_samples=1000",
+        "split.protocol=holdout",
         *HELPERS,
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
     ]
