@@ -341,8 +341,13 @@ def paired(
     metric: str,
     predictions: dict[str, dict[str, np.ndarray]] | None = None,
     confidence: float = CONFIDENCE,
+    repeats: tuple[pd.Series, pd.Series] | None = None,
 ) -> Estimate:
-    """``a`` minus ``b`` on the units both ran (same seed, same fold: the same test rows)."""
+    """``a`` minus ``b`` on the units both ran (same seed, same fold: the same test rows).
+
+    ``repeats``: both sides' per-seed values of ``metric`` (:func:`imbsweep.pooling.repeat_rows`,
+    indexed by seed) when the caller has them: pooling is most of this function's time.
+    """
     from imbsweep.pooling import repeat_rows
 
     kind = protocol(a)
@@ -362,7 +367,9 @@ def paired(
         return corrected_t(d, float(d.mean()), 0.0, SEEDS_ONLY, confidence)
     # The centre: each repeat pooled from its folds, then the difference (k-fold); else the
     # mean difference.
-    ra, rb = (repeat_rows(x).set_index("seed")[metric].astype(float) for x in (a, b))
+    if repeats is None:
+        repeats = tuple(repeat_rows(x).set_index("seed")[metric] for x in (a, b))
+    ra, rb = (r.astype(float) for r in repeats)
     ratio, method = correction(pd.concat([a, b]))
     return corrected_t(d, float((ra - rb).mean()), ratio, method, confidence)
 

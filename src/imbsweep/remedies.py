@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from imbsweep import intervals, stats
+from imbsweep.evaluation import COUNTS
+from imbsweep.pooling import repeat_rows
 
 # Keys that are (part of) a remedy, or the operating point: not compared when matching models.
 REMEDY_KEYS = {
@@ -97,10 +99,15 @@ def remedy_effects(
     dataset's pairs of a metric).
     """
     keys = [k for k in ("dataset", "stage") if k in rows]
+    # Only what a pair reads (the unit rows carry hundreds of params).
+    keep = {*keys, "label", "job_id", "seed", "fold", "run_id", *metrics, *intervals.SPLIT_PARAMS}
+    keep |= {*COUNTS, "test_class0", "test_class1", "train_class0", "train_class1"}
+    rows = rows[[c for c in rows.columns if c in keep or c.startswith(_P)]]
     out = []
     for group, g in rows.groupby(keys, sort=False):
         ident = dict(zip(keys, group if isinstance(group, tuple) else (group,), strict=True))
         jobs = {lab: j for lab, j in g.groupby("label", sort=False)}
+        reps = {lab: repeat_rows(j).set_index("seed") for lab, j in jobs.items()}
         first = {lab: j.iloc[0].to_dict() for lab, j in jobs.items()}
         bases = [lab for lab, r in first.items() if not remedy(r)]
         for metric in [m for m in metrics if m in g]:
@@ -113,7 +120,8 @@ def remedy_effects(
                     b = first[base]
                     if not _same_model(r, b) or not intervals.same_test_rows(jobs[lab], jobs[base]):
                         continue
-                    est = intervals.paired(jobs[lab], jobs[base], metric, predictions)
+                    both = (reps[lab][metric], reps[base][metric])
+                    est = intervals.paired(jobs[lab], jobs[base], metric, predictions, repeats=both)
                     if not np.isfinite(est.mean):
                         continue
                     fam.append(

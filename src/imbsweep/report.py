@@ -171,10 +171,11 @@ def paired_comparisons(
 
 
 def _pair(by_label, reps, a: str, b: str, metric: str, predictions) -> dict | None:
-    est = intervals.paired(by_label[a], by_label[b], metric, predictions)
+    ra, rb = reps[a][metric], reps[b][metric]
+    est = intervals.paired(by_label[a], by_label[b], metric, predictions, repeats=(ra, rb))
     if not np.isfinite(est.mean):
         return None
-    d = (reps[a][metric] - reps[b][metric]).dropna()
+    d = (ra - rb).dropna()
     better = -1 if metric in LOWER_IS_BETTER else 1
     return {
         "metric": metric,
