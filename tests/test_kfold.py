@@ -194,6 +194,8 @@ def test_a_remedy_is_paired_with_its_own_model_on_the_same_test_rows_only():
         {"params.method.sampler": "smote", "params.method.hidden_units": "32"},
         base + 0.05,
     )
+    # As read from MLflow: every params column on every row, NaN where a job did not log it.
+    smote["params.method.k_neighbors"] = "5"
     eff = remedies.remedy_effects(pd.concat([ann, tuned, smote, other_data, wider]))
     assert set(zip(eff["method"], eff["base"], eff["threshold"], strict=True)) == {
         ("smote_ann", "ann", "0.5"),

@@ -73,10 +73,14 @@ def remedy(row: dict) -> str:
 
 
 def _model_settings(row: dict) -> dict[str, str]:
+    """The method keys a job logged, but those of its remedy (NaN: a key it did not log)."""
     return {
         k[len(_P) :]: str(v)
         for k, v in row.items()
-        if k.startswith(_P) and k[len(_P) :] not in REMEDY_KEYS and k != _P + "model"
+        if k.startswith(_P)
+        and k[len(_P) :] not in REMEDY_KEYS
+        and k != _P + "model"
+        and not (v is None or (isinstance(v, float) and np.isnan(v)))
     }
 
 
