@@ -253,3 +253,13 @@ def test_kfold_interval_covers_the_methods_expected_value():
         hits += est.low <= truth <= est.high
     print(f"5-fold x 2, corrected t: 95% interval covered the truth in {hits}/{draws} draws")
     assert 0.90 <= hits / draws <= 0.99, f"coverage {hits / draws:.3f}"
+
+
+def test_an_interval_stays_within_what_the_metric_can_be():
+    near_one = _units([1.0, 0.95, 1.0, 0.9, 1.0, 1.0, 0.97, 1.0, 1.0, 0.92])
+    est = intervals.estimate(near_one, "m")  # bounded in [0, 1] like every rate
+    assert est.high <= 1.0 and est.low < est.mean
+    mcc = intervals.estimate(
+        _units([-0.95, -1.0, -0.9, -1.0, -0.97]).rename(columns={"m": "mcc"}), "mcc"
+    )
+    assert mcc.low >= -1.0

@@ -313,7 +313,8 @@ def estimate(
     confidence: float = CONFIDENCE,
     repeats: pd.DataFrame | None = None,
 ) -> Estimate:
-    """One method's ``metric`` on one dataset: mean over seeds (repeats) and its interval.
+    """One method's ``metric`` on one dataset: mean over seeds (repeats) and its interval
+    (clipped to what the metric can be: a t-interval of an F1 near 1 can pass 1).
 
     ``units``: the method's unit rows (one per run: folds or seeds); ``predictions`` maps run
     ids to their test predictions (needed for the fixed split's bootstrap); ``repeats``: the
@@ -330,9 +331,24 @@ def estimate(
         models = _models(units, predictions)
         if models is not None and metric in BOOTSTRAPPABLE:
             return bootstrap(models, metric, confidence=confidence)
-        return corrected_t(units[metric], center, 0.0, SEEDS_ONLY, confidence)
+        return _within(corrected_t(units[metric], center, 0.0, SEEDS_ONLY, confidence), metric)
     ratio, method = correction(units)
-    return corrected_t(units[metric], center, ratio, method, confidence)
+    return _within(corrected_t(units[metric], center, ratio, method, confidence), metric)
+
+
+# What a metric can be: a t-interval past these bounds only claims values that cannot occur.
+_BOUNDS = {
+    "mcc": (-1.0, 1.0),
+    "log_loss": (0.0, math.inf),
+    "log_loss_prior_corrected": (0.0, math.inf),
+}
+
+
+def _within(est: Estimate, metric: str) -> Estimate:
+    lo, hi = _BOUNDS.get(metric, (0.0, 1.0))
+    if not np.isfinite(est.low):
+        return est
+    return Estimate(est.mean, max(est.low, lo), min(est.high, hi), est.p, est.n, est.method)
 
 
 def paired(
