@@ -564,11 +564,9 @@ class SweepDriver:
     def _aggregate(self, jobs: list[Job]) -> None:
         """Job runs: mean/std/min/max of every metric over their finished seeds (k-fold repeats
         pooled) and the interval that matches the protocol; then close."""
-        from imbsweep.evaluation import METRICS
-        from imbsweep.intervals import estimate
         from imbsweep.pooling import repeat_rows
         from imbsweep.report import load_predictions, seed_rows
-        from imbsweep.runner import aggregate
+        from imbsweep.runner import aggregate, unit_intervals
 
         rows = seed_rows(self.sweep_id, [self.tracker.experiment_id])
         self._rows = rows  # the table's rows too: closing job runs changes no seed run
@@ -584,11 +582,7 @@ class SweepDriver:
                 {k: v for k, v in r.items() if v == v}  # NaN: the metric was not logged
                 for r in mine[metric_cols].to_dict("records")
             ]
-            cis = {}
-            for key in METRICS if len(units) else ():
-                est = estimate(units, key, self._predictions, repeats=mine)
-                cis[key] = (est.low, est.high)
-            agg = aggregate(per_seed, cis)
+            agg = aggregate(per_seed, unit_intervals(units, self._predictions, repeats=mine))
             agg.update({"n_seeds": len(per_seed), "n_skipped": job.skipped})
             agg.update(unit_guard.limit_counts(job.errors))  # [issue 21] units over a limit
             self.tracker.log_metrics(job.run_id, agg)

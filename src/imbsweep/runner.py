@@ -241,8 +241,11 @@ def unit_frame(unit_metrics: list[dict[str, Any]], split: dict) -> Any:
     return rows
 
 
-def unit_intervals(rows: Any) -> dict[str, tuple[float, float]]:
-    """``metric -> (low, high)``: the interval of each evaluation metric's mean."""
+def unit_intervals(
+    rows: Any, predictions: dict | None = None, repeats: Any = None
+) -> dict[str, tuple[float, float]]:
+    """``metric -> (low, high)``: the interval of each evaluation metric's mean, from one job's
+    unit rows (``predictions`` and ``repeats`` as :func:`imbsweep.intervals.estimate` takes)."""
     from imbsweep import intervals
 
     if rows.empty:
@@ -250,7 +253,7 @@ def unit_intervals(rows: Any) -> dict[str, tuple[float, float]]:
     return {
         key: (est.low, est.high)
         for key in METRICS
-        if key in rows and (est := intervals.estimate(rows, key)).n
+        if key in rows and (est := intervals.estimate(rows, key, predictions, repeats=repeats)).n
     }
 
 
