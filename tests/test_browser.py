@@ -166,3 +166,26 @@ def test_report_html_renders_its_tables_and_images_offline(ui, browser):
     assert len(widths) == 5 and min(widths) > 0, widths
     assert asked == []
     page.close()
+
+
+def test_report_html_verdict_on_top_and_statistics_fit_the_page(ui, browser):
+    """At 1,280 px: the answer is on the first screen and no statistics table needs a
+    horizontal scroll (one comparison per row, verdict column first, p (Holm) shown)."""
+    _, _, sweep_dir = ui
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((sweep_dir / "report.html").as_uri())
+    answer = page.locator("#answer").bounding_box()
+    assert answer is not None and answer["y"] < 800, answer  # visible without scrolling
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    tables = page.locator("#stats table.stats")
+    assert tables.count() >= 3  # paired, across datasets (omnibus and pairs)
+    fits = page.eval_on_selector_all(
+        "#stats table.stats",
+        "ts => ts.filter(t => t.offsetParent !== null)"
+        ".map(t => [t.scrollWidth, t.parentElement.clientWidth, t.getBoundingClientRect().right])",
+    )
+    assert fits and all(w <= box and right <= 1280 for w, box, right in fits), fits
+    heads = page.locator("#stats table.paired").first.locator("th").all_inner_texts()
+    assert heads[0] == "Verdict" and "p (Holm)" in heads, heads
+    assert "Stage" not in heads  # the same on every row: said above the table
+    page.close()

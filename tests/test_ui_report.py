@@ -135,7 +135,7 @@ def test_report_html_is_one_offline_page_with_every_section(small_sweep):
     assert len(p.images) == 5 and all(s.startswith("data:image/png;base64,") for s in p.images)
     assert all(h.startswith("#") for h in p.links), p.links
     text = page.read_text()
-    for name in ("brf trees=10", "naive", "synthetic", "fraud", "minority_f1", "p_holm"):
+    for name in ("brf trees=10", "naive", "synthetic", "fraud", "minority_f1", "p (Holm)"):
         assert name in text
     assert "No precision-recall data" not in text  # the seed runs' pr_curve.json were read
     # On the sweep run too.

@@ -485,6 +485,7 @@ def report(
             plots=do_plot,
             summary=table,
             answer=answer,
+            metric=metric,
         )
     print("\n" + md, flush=True)
     return files
