@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from imbsweep import report, tracking
+from imbsweep import report, stopped_units, tracking
 from imbsweep.errors import InputError, exit_bad_input
 
 PROG = "imbsweep-report"
@@ -138,6 +138,7 @@ def _main(argv: list[str] | None = None) -> int:
         not args.no_plot,
         title=f"Ranges over seeds, sweep {sweep_id}",
         metric=metric,
+        unfinished=stopped_units.unfinished_rows(sweep_id, [exp.experiment_id]),
     )
     print(f"written: {', '.join(str(p) for p in files.values())}")
     return 0

@@ -322,6 +322,25 @@ def _by_metric(df: pd.DataFrame, metric: str, build, cls: str) -> str:
     return out
 
 
+def stopped_section(path: Path) -> str:
+    """Per method: units finished and those stopped by a limit or failed (stopped_units.csv)."""
+    from imbsweep.stopped_units import KINDS
+
+    t = pd.read_csv(path)
+    multi = t["dataset"].nunique() > 1
+    recs = [
+        ({"Dataset": r["dataset"]} if multi else {})
+        | {"Method": r["label"], "Finished": r["finished"]}
+        | {head: r[k] for k, head in KINDS.items()}
+        for r in t.to_dict("records")
+    ]
+    return (
+        '<p class="note">Units that did not finish are not in the tables: a method stopped on '
+        "its hardest units looks better than it is. Limits: hydra.launcher.unit_timeout / "
+        "unit_memory.</p>" + _table(recs, "stopped", left=("Dataset", "Method"))
+    )
+
+
 def stats_section(files: dict[str, Path], metric: str = "minority_f1") -> str:
     """The statistics tables, readable (:mod:`imbsweep.stat_tables`); the CSVs keep every column."""
     from imbsweep import stat_tables
@@ -420,6 +439,11 @@ def write(
             "pooled from its folds), then min–max and the 95% interval of the mean (CI: "
             f"{_esc(' / '.join(kinds) or 'none')}). ranges.md has the same figures for the "
             "practical's metrics, with any claims.</p>" + ranges_table(summary),
+        ),
+        *(
+            [("stopped", "Units that did not finish", stopped_section(files["stopped_units.csv"]))]
+            if "stopped_units.csv" in files
+            else []
         ),
         *(
             [

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imbsweep import tracking
+from imbsweep import stopped_units, tracking
 from imbsweep.report import report, seed_rows
 
 if TYPE_CHECKING:
@@ -63,7 +63,16 @@ def finish(
     if rows.empty:
         log.warning("no finished seed runs in sweep %s: no table", sweep_id)
     else:
-        files = report(rows, sweep_dir, claims, do_plot, predictions=predictions, metric=metric)
+        unfinished = stopped_units.unfinished_rows(sweep_id, [tracker.experiment_id])
+        files = report(
+            rows,
+            sweep_dir,
+            claims,
+            do_plot,
+            predictions=predictions,
+            metric=metric,
+            unfinished=unfinished,
+        )
         for path in files.values():
             tracker.client.log_artifact(sweep_id, str(path))
         # What a person opens first, first; every file is also on the sweep's MLflow run.
