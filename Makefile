@@ -77,7 +77,8 @@ format: install
 
 ## MLflow UI on the project's store: http://127.0.0.1:5000
 ui: install
-	@echo "== http://127.0.0.1:5000 -> Experiments -> imbsweep -> Runs (#/experiments/<id>/runs): sweep rows expand into jobs and seeds"
+	@echo "== open $$($(BIN)/python -m imbsweep.ui_view --tracking-uri sqlite:///$(CURDIR)/mlflow.db)"
+	@echo "   (headline metrics as columns, best first; sweep rows expand into jobs and seeds)"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
 
 ## Rebuild the latest sweep's ranges table from MLflow (ARGS="<sweep id>" for another one).

@@ -134,6 +134,29 @@ def test_mlflow_ui_shows_sweep_job_and_seed_runs_and_the_headline_column(ui, bro
     page.close()
 
 
+def test_the_printed_runs_url_opens_on_the_headline_columns_best_first(ui, browser):
+    """The URL the sweep prints (imbsweep.ui_view): no column to add, no sort to set."""
+    from imbsweep import ui_view
+
+    base, uri, _ = ui
+    runs = _runs(uri)
+    sweep = runs[runs["tags.run_level"] == "sweep"].iloc[0]
+    assert sweep["tags.best_method"] == "brf trees=10"  # the sweep row names its answer
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(ui_view.runs_url(sweep["experiment_id"], base), wait_until="domcontentloaded")
+    page.get_by_text(sweep["tags.mlflow.runName"]).first.wait_for()
+    heads = page.locator("[role=columnheader]")
+    for name in ("minority_f1", "minority_recall", "best_method"):
+        assert heads.filter(has_text=name).first.is_visible(), name
+    idx = page.get_by_role("row").filter(has_text=sweep["tags.mlflow.runName"]).first
+    idx = idx.get_attribute("row-index")
+    cell = page.locator(f'[role=row][row-index="{idx}"] [col-id="metrics.`minority_f1`"]').first
+    # The sweep row shows its best method's value, not "-".
+    assert float(cell.inner_text()) == pytest.approx(sweep["metrics.minority_f1"], abs=1e-3)
+    page.close()
+
+
 def test_report_html_renders_its_tables_and_images_offline(ui, browser):
     _, _, sweep_dir = ui
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
