@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 SHELL  := /bin/bash
-.PHONY: install smote-variants dashboard run tune test test-fast lint format ui report bench bench-tune bench-scale datasets clean
+.PHONY: install browser smote-variants dashboard run tune test test-fast lint format ui report bench bench-tune bench-scale datasets clean
 
 # One line per step with its time; pip lists each package as it goes (the 2-3 minutes of a first
 # install are mostly TensorFlow and MLflow).
@@ -27,9 +27,13 @@ $(STAMP): pyproject.toml requirements.lock
 	echo "== installed in $$(( $$(date +%s) - t0 )) s"
 	@touch $(STAMP)
 
-# The browser test (tests/test_browser.py) drives Debian's chromium through Playwright; Playwright's
-# own browser download is not used. Installed here when missing and we are root (CI is).
+# The environment only: `make install` and `make run` install no system package.
 install: $(STAMP)
+
+# The browser test (tests/test_browser.py) drives Debian's chromium through Playwright (Playwright's
+# own browser download is not used). Only `make test` asks for it: installed when missing and we
+# are root (CI is); otherwise that test is skipped.
+browser:
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "== chromium (Debian) for the browser test"; \
@@ -60,7 +64,7 @@ tune: install
 	$(BIN)/imbsweep sweeps=tune_$(METHOD) $(ARGS)
 
 ## Lint, then every test (slow ones included; the smote-variants ones need the extra).
-test: install smote-variants
+test: install smote-variants browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

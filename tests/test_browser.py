@@ -1,8 +1,9 @@
 """What a person sees, in a real headless Chromium: the MLflow UI over a small sweep, and its
 report.html opened from disk.
 
-Playwright (pinned in the dev extras) drives Debian's ``chromium``, which ``make install``
-installs when it is missing and it runs as root; Playwright's own browser download is not used.
+Playwright (pinned in the dev extras) drives Debian's ``chromium``, which ``make test`` (its
+``browser`` step) installs when it is missing and it runs as root; Playwright's own browser
+download is not used.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         CHROMIUM is None and not REQUIRED,
-        reason="no chromium on PATH (make install adds it as root)",
+        reason="no chromium on PATH (make test adds it as root)",
     ),
 ]
 
@@ -84,7 +85,7 @@ def browser():
 
     with sync_playwright() as p:
         # --no-sandbox: Chromium's sandbox refuses to run as root (CI runs as root).
-        assert CHROMIUM, "no chromium on PATH: as root, `make install` installs Debian's"
+        assert CHROMIUM, "no chromium on PATH: as root, `make test` installs Debian's"
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
         b.close()
