@@ -27,3 +27,7 @@ def test_install_and_run_install_no_system_package():
 
 def test_the_browser_is_make_tests_business():
     assert "apt-get install -y -q chromium" in _dry("test")
+
+
+def test_make_ui_prints_the_runs_page_url():
+    assert "-m imbsweep.ui_view --tracking-uri sqlite:///" in _dry("ui")
