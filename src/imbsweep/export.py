@@ -23,6 +23,7 @@ RANGE_METRICS = {
     "minority_f1": "F1 (class 1)",
     "minority_precision": "Precision (class 1)",
     "minority_recall": "Recall (class 1)",
+    "accuracy": "Accuracy",
     "balanced_accuracy": "Balanced accuracy",
 }
 _LATEX_ESCAPES = {
