@@ -144,9 +144,18 @@ def _run_one(
 
 
 def _run_shared(
-    idx: int, overrides: Sequence[str], shared: tuple, attempt: str, limits: tuple
+    idx: int, overrides: Sequence[str], shared: bytes, attempt: str, limits: tuple
 ) -> JobReturn:
-    return _run_one(idx, overrides, *shared, attempt, limits)
+    import cloudpickle
+
+    # Each unit unpickles its own copy: Singleton.set_state adopts the dict it is given and
+    # Hydra adds to it, while the worker may be pickling the same object to send it to another
+    # worker ("dictionary changed size during iteration", after which the sweep hung).
+    return _run_one(idx, overrides, *cloudpickle.loads(shared), attempt, limits)
+
+
+def _keep(payload: bytes) -> bytes:
+    return payload
 
 
 class DaskLauncher(Launcher):
@@ -285,7 +294,7 @@ class DaskLauncher(Launcher):
         # What every unit needs (~100 KB), as a task rather than scattered data: when the
         # workers holding it die, Dask computes it again instead of cancelling every unit.
         shared = client.submit(
-            cloudpickle.loads,
+            _keep,
             cloudpickle.dumps((self.hydra_context, self.config, self.task_function, state)),
             key=f"shared-{batch}",
             pure=False,
