@@ -53,11 +53,7 @@ def run_cli(
 
 
 def run_diagnosed(args: list[str], timeout: float, **kw) -> subprocess.CompletedProcess:
-    """``subprocess.run`` (text, output captured) that explains a hang.
-
-    On timeout every process of the command (workers too) prints the stack of each of its
-    threads (faulthandler on SIGABRT) before the group is killed, and the error carries them.
-    """
+    """``subprocess.run`` (text, output captured) that explains a hang (:func:`communicate`)."""
     env = {**(kw.pop("env", None) or os.environ), "PYTHONFAULTHANDLER": "1"}
     p = subprocess.Popen(
         args,
@@ -68,8 +64,17 @@ def run_diagnosed(args: list[str], timeout: float, **kw) -> subprocess.Completed
         start_new_session=True,
         **kw,
     )
+    out, err = communicate(p, timeout)
+    return subprocess.CompletedProcess(args, p.returncode, out, err)
+
+
+def communicate(p: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``p.communicate`` that explains a hang. ``p`` must lead its own session
+    (``start_new_session=True``) with ``PYTHONFAULTHANDLER=1`` in its environment: on timeout
+    every process of it (workers too) prints the stack of each of its threads (faulthandler on
+    SIGABRT) before the group is killed, and the error carries them."""
     try:
-        out, err = p.communicate(timeout=timeout)
+        return p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGABRT)
@@ -81,10 +86,9 @@ def run_diagnosed(args: list[str], timeout: float, **kw) -> subprocess.Completed
             os.killpg(p.pid, signal.SIGKILL)
         p.wait()
         raise AssertionError(
-            f"{' '.join(map(str, args))} did not finish in {timeout} s; its output, then the "
-            f"stacks of its threads:\n{out[-3000:]}\n{err[-20000:]}"
+            f"{' '.join(map(str, p.args))} did not finish in {timeout} s; its output, then the "
+            f"stacks of its threads:\n{(out or '')[-3000:]}\n{(err or '')[-20000:]}"
         ) from None
-    return subprocess.CompletedProcess(args, p.returncode, out, err)
 
 
 @pytest.fixture(scope="session")
