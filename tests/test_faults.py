@@ -17,7 +17,7 @@ import mlflow
 import pandas as pd
 import pytest
 from conftest import BIN, ROOT, communicate, run_cli
-from test_shared_store import postgres  # noqa: F401  (a fixture: PostgreSQL on 127.0.0.1)
+from test_shared_store import PG_CTL, postgres  # noqa: F401  (a fixture: PostgreSQL on 127.0.0.1)
 
 from imbsweep import tracking, unit_guard
 
@@ -313,10 +313,18 @@ def _mlflow_server(port: int, backend: str, artifacts: Path, log: Path) -> subpr
 
 
 @pytest.mark.slow
-def test_a_sweep_waits_out_its_tracking_server_stopped_for_30_s(postgres, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("stopped", ["mlflow server", "PostgreSQL"])
+def test_a_sweep_waits_out_its_store_stopped_for_30_s(postgres, tmp_path, stopped):  # noqa: F811
+    """The tracking server, or the database behind it, stopped for 30 s mid-sweep."""
+    import psycopg
+
+    db = "outage_" + ("server" if stopped == "mlflow server" else "db")
+    admin = postgres.replace("postgresql+psycopg", "postgresql") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {db}")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    backend, artifacts, log = f"{postgres}/mlflow", tmp_path / "artifacts", tmp_path / "server.log"
+    backend, artifacts, log = f"{postgres}/{db}", tmp_path / "artifacts", tmp_path / "server.log"
     artifacts.mkdir()
     server = _mlflow_server(port, backend, artifacts, log)
     args = [
@@ -353,12 +361,18 @@ def test_a_sweep_waits_out_its_tracking_server_stopped_for_30_s(postgres, tmp_pa
         deadline = time.time() + 240
         while finished() < 2 and time.time() < deadline and sweep.poll() is None:
             time.sleep(0.2)
-        server.terminate()
-        server.wait(30)
+        if stopped == "mlflow server":
+            server.terminate()
+            server.wait(30)
+        else:
+            PG_CTL["stop"]()
         assert sweep.poll() is None, "the outage must land mid-sweep"
         time.sleep(30)
         t0 = time.perf_counter()
-        server = _mlflow_server(port, backend, artifacts, log)
+        if stopped == "mlflow server":
+            server = _mlflow_server(port, backend, artifacts, log)
+        else:
+            PG_CTL["start"]()
         out = communicate(sweep, timeout=600)[0]
         after = time.perf_counter() - t0
         assert sweep.returncode == 0, out[-3000:]
@@ -373,4 +387,4 @@ def test_a_sweep_waits_out_its_tracking_server_stopped_for_30_s(postgres, tmp_pa
     units = {(r.data.tags["job_key"], r.data.tags["seed"]) for r in seeds}
     assert len(units) == 8 and len(seeds) == 8  # each unit once: nothing lost, nothing doubled
     assert all(r.info.status == "FINISHED" for r in runs)
-    print(f"sweep ended {after:.0f} s after the server was back")
+    print(f"sweep ended {after:.0f} s after {stopped} was back")
