@@ -199,14 +199,14 @@ def _words(text: str) -> set[str]:
     return {w.strip(",.`") for w in text.split()}
 
 
-def test_help_and_readme_list_every_oversampler():
+def test_help_and_docs_list_every_oversampler():
     names = set(sv_sampler.names())
     assert len(names) == 91 and set(TOP10) <= names
     help_text = yaml.safe_load((CONF / "hydra" / "help" / "imbsweep.yaml").read_text())["footer"]
     block = help_text.split("method.oversampler ")[1].split("\n\n")[0]
     assert _words(block) >= names and not (_words(block) & {"ProWSin"})
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### smote-variants")[1].split("\n### ")[0]
+    page = (ROOT / "docs" / "methods.md").read_text()
+    section = page.split("\n## smote-variants\n")[1].split("\n## ")[0]
     assert names <= _words(section)
 
 
