@@ -38,7 +38,7 @@ install: $(STAMP)
 	  else echo "== no chromium: the browser test will be skipped (as root: apt-get install chromium)"; fi; }
 
 ## The optional smote-variants oversamplers (method.sampler=smote_variants): 3 pinned packages,
-## ~4 MB, a few seconds, without the tensorflow + mkl its metadata asks for (README "smote-variants").
+## ~4 MB, a few seconds, without the tensorflow + mkl its metadata asks for (docs/methods.md, "smote-variants").
 SV_STAMP := $(VENV)/.smote-variants-stamp
 $(SV_STAMP): $(STAMP) requirements-smote-variants.lock
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-smote-variants.lock

@@ -48,8 +48,8 @@ def test_same_scores_as_smote_variants_own_evaluation(name):
     The random streams match (the same seed reaches the oversampler and the forest), so the
     test-row probabilities must be equal, not close. Two things make that so: the peer runs
     with ``scaler=None`` (its default StandardScaler scales the training rows but predicts on
-    unscaled test rows, see README "smote-variants"), and it gets the float32 values imbsweep
-    fits on (imbsweep hands models float32; the forest casts to float32 either way).
+    unscaled test rows, see docs/methods.md "smote-variants"), and it gets the float32 values
+    imbsweep fits on (imbsweep hands models float32; the forest casts to float32 either way).
     """
     ds = load_bundled(name)
     X = ds.X.to_numpy(dtype=np.float32).astype(np.float64)
@@ -90,7 +90,7 @@ def test_same_scores_as_smote_variants_own_evaluation(name):
 
 
 def test_the_peers_default_scaler_defect_is_real():
-    """Why the comparison (and the README) say scaler=None: with its default StandardScaler
+    """Why the comparison (and docs/methods.md) say scaler=None: with its default StandardScaler
     the forest is fitted on scaled rows and scores unscaled ones."""
     ds = load_bundled("new_thyroid1")
     X = ds.X.to_numpy(dtype=np.float64)
