@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import socket
 import ssl
 import subprocess
@@ -77,7 +78,11 @@ def test_a_sweep_logs_into_an_authenticated_mlflow_server_and_strangers_are_refu
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(MLFLOW_AUTH_CONFIG_PATH=str(auth_ini), MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    env.update(
+        MLFLOW_AUTH_CONFIG_PATH=str(auth_ini),
+        MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(16),  # CSRF tokens of the web UI
+    )
     log = server_dir / "server.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
