@@ -76,6 +76,9 @@ def test_a_sweep_logs_into_an_authenticated_mlflow_server_and_strangers_are_refu
         f"database_uri = sqlite:///{server_dir / 'auth.db'}\n"
         "admin_username = admin\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # Each check of a password hash took 1-7 s here (machine loaded): cache it, as the
+        # README's settings do.
+        "auth_cache_ttl_seconds = 300\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(
