@@ -174,3 +174,18 @@ def test_passwords_quoted_in_a_message_are_masked():
     assert credentials.redact_text("http://127.0.0.1:5000/a@b me@example.com") == (
         "http://127.0.0.1:5000/a@b me@example.com"
     )
+
+
+def test_a_tls_setting_that_cannot_work_is_one_line_from_the_cli(tmp_path):
+    p = run_cli(
+        ["imbsweep", "seeds=1", *SMALL, f"hydra.launcher.tls_ca_file={tmp_path / 'ca.pem'}"],
+        tmp_path,
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        120,
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [
+        "imbsweep: hydra.launcher.tls_* are for an external scheduler "
+        "(hydra.launcher.address=tls://...); a local cluster makes its own certificates"
+    ]
+    assert not (tmp_path / "mlflow.db").exists()
