@@ -146,9 +146,11 @@ def test_tls_settings_that_cannot_work_get_one_message(tmp_path):
         DaskLauncher(**files)
     with pytest.raises(InputError, match="must start with tls://"):
         DaskLauncher(address="tcp://127.0.0.1:8786", **files)
-    with pytest.raises(InputError, match="go together"):
-        DaskLauncher(address="tls://127.0.0.1:8786", tls_ca_file=files["tls_ca_file"])
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match=r"go together \(got only tls_ca_file, tls_key\)"):
+        DaskLauncher(address="tls://127.0.0.1:8786", **{**files, "tls_cert": None})
+    with pytest.raises(InputError, match="needs certificates"):
+        DaskLauncher(address="tls://127.0.0.1:8786")
+    with pytest.raises(InputError, match=r"hydra.launcher.tls_key=.*: no such file"):
         DaskLauncher(address="tls://127.0.0.1:8786", **{**files, "tls_key": str(tmp_path / "x")})
 
 

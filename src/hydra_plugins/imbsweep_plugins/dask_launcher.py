@@ -417,7 +417,13 @@ def check_tls(address: Optional[str], tls: dict) -> None:  # noqa: UP045
     """One message for TLS settings that cannot work, before anything starts."""
     from imbsweep.errors import InputError
 
-    given = {k: v for k, v in tls.items() if v}
+    # The launcher's key for each of Security's arguments, for the messages.
+    names = {
+        "tls_ca_file": "tls_ca_file",
+        "tls_client_cert": "tls_cert",
+        "tls_client_key": "tls_key",
+    }
+    given = {names[k]: v for k, v in tls.items() if v}
     if given and not address:
         raise InputError(
             "hydra.launcher.tls_* are for an external scheduler (hydra.launcher.address=tls://...);"
@@ -434,7 +440,16 @@ def check_tls(address: Optional[str], tls: dict) -> None:  # noqa: UP045
         )
     for key, path in given.items():
         if not Path(path).is_file():
-            raise InputError(f"hydra.launcher {key}={path}: no such file")
+            raise InputError(f"hydra.launcher.{key}={path}: no such file")
+    if str(address).startswith("tls://") and not given:
+        import dask
+
+        if not dask.config.get("distributed.comm.tls.ca-file", None):
+            raise InputError(
+                f"hydra.launcher.address={address} needs certificates: set "
+                "hydra.launcher.tls_ca_file, tls_cert and tls_key (`python -m imbsweep.tls DIR` "
+                "makes them) or Dask's distributed.comm.tls.* config"
+            )
 
 
 def external_security(tls: dict) -> Any:
