@@ -5,6 +5,7 @@ The servers and clusters themselves are in tests/test_secure_servers.py."""
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import pytest
 from conftest import SMALL, run_cli
@@ -191,3 +192,19 @@ def test_a_tls_setting_that_cannot_work_is_one_line_from_the_cli(tmp_path):
         "(hydra.launcher.address=tls://...); a local cluster makes its own certificates"
     ]
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_failed_runs_error_tag_and_traceback_hold_no_password(store, tmp_path):
+    import mlflow
+
+    tracker = tracking.Tracker(uri=store, experiment="secrets")
+    run_id = tracker.create_run("r", {})
+    tracker.fail_run(run_id, RuntimeError("cannot reach postgresql://me:Pw-in-error-41@db/x"))
+    run = mlflow.get_run(run_id)
+    assert "me:***@db" in run.data.tags["error"]
+    text = (
+        Path(mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=str(tmp_path)))
+        / "error.txt"
+    ).read_text()
+    assert "Pw-in-error-41" not in text + run.data.tags["error"]
+    assert "me:***@db" in text

@@ -429,8 +429,10 @@ class Tracker:
         """Record the error on the run and mark it FAILED."""
         if not run_id:
             return
-        text = "".join(traceback.format_exception(exc))
-        self.set_tags(run_id, {"error": f"{type(exc).__name__}: {exc}"[:5000]})
+        # An error may quote a store URL (a connection that failed): never its password.
+        text = credentials.redact_text("".join(traceback.format_exception(exc)))
+        error = credentials.redact_text(f"{type(exc).__name__}: {exc}")
+        self.set_tags(run_id, {"error": error[:5000]})
         self.log_files(run_id, {"error.txt": text})
         self.end_run(run_id, "FAILED")
 
