@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 SHELL  := /bin/bash
-.PHONY: install smote-variants docs docs-serve dashboard run tune test test-fast lint format ui report bench bench-tune bench-scale datasets clean
+.PHONY: install smote-variants docs docs-serve dashboard run tune test test-fast lint format ui certs report bench bench-tune bench-scale datasets clean
 
 # One line per step with its time; pip lists each package as it goes (the 2-3 minutes of a first
 # install are mostly TensorFlow and MLflow).
@@ -94,7 +94,11 @@ format: install
 ## MLflow UI on the project's store: http://127.0.0.1:5000
 ui: install
 	@echo "== http://127.0.0.1:5000 -> Experiments -> imbsweep -> Runs (#/experiments/<id>/runs): sweep rows expand into jobs and seeds"
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+## Certificates for a Dask cluster on TLS in ./certs (ARGS="--host HEAD --host W1": its machines).
+certs: install
+	$(BIN)/python -m imbsweep.tls certs $(ARGS)
 
 ## Rebuild the latest sweep's ranges table from MLflow (ARGS="<sweep id>" for another one).
 report: install
