@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 SHELL  := /bin/bash
-.PHONY: install smote-variants docs docs-serve dashboard run tune test test-fast lint format ui certs report bench bench-tune bench-scale datasets clean
+.PHONY: install browser smote-variants docs docs-serve dashboard run tune test test-fast lint format ui certs report bench bench-tune bench-scale datasets clean
 
 # One line per step with its time; pip lists each package as it goes (the 2-3 minutes of a first
 # install are mostly TensorFlow and MLflow).
@@ -27,9 +27,13 @@ $(STAMP): pyproject.toml requirements.lock
 	echo "== installed in $$(( $$(date +%s) - t0 )) s"
 	@touch $(STAMP)
 
-# The browser test (tests/test_browser.py) drives Debian's chromium through Playwright; Playwright's
-# own browser download is not used. Installed here when missing and we are root (CI is).
+# The environment only: `make install` and `make run` install no system package.
 install: $(STAMP)
+
+# The browser test (tests/test_browser.py) drives Debian's chromium through Playwright (Playwright's
+# own browser download is not used). Only `make test` asks for it: installed when missing and we
+# are root (CI is); otherwise that test is skipped.
+browser:
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "== chromium (Debian) for the browser test"; \
@@ -76,7 +80,7 @@ tune: install
 
 ## Lint, then every test (slow ones included; the smote-variants ones need the extra), after a
 ## strict build of the documentation site.
-test: install smote-variants docs
+test: install smote-variants browser docs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -93,7 +97,8 @@ format: install
 
 ## MLflow UI on the project's store: http://127.0.0.1:5000
 ui: install
-	@echo "== http://127.0.0.1:5000 -> Experiments -> imbsweep -> Runs (#/experiments/<id>/runs): sweep rows expand into jobs and seeds"
+	@echo "== open $$($(BIN)/python -m imbsweep.ui_view --tracking-uri sqlite:///$(CURDIR)/mlflow.db)"
+	@echo "   (headline metrics as columns, best first; sweep rows expand into jobs and seeds)"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
 
 ## Certificates for a Dask cluster on TLS in ./certs (ARGS="--host HEAD --host W1": its machines).

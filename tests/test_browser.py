@@ -1,8 +1,9 @@
 """What a person sees, in a real headless Chromium: the MLflow UI over a small sweep, and its
 report.html opened from disk.
 
-Playwright (pinned in the dev extras) drives Debian's ``chromium``, which ``make install``
-installs when it is missing and it runs as root; Playwright's own browser download is not used.
+Playwright (pinned in the dev extras) drives Debian's ``chromium``, which ``make test`` (its
+``browser`` step) installs when it is missing and it runs as root; Playwright's own browser
+download is not used.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         CHROMIUM is None and not REQUIRED,
-        reason="no chromium on PATH (make install adds it as root)",
+        reason="no chromium on PATH (make test adds it as root)",
     ),
 ]
 
@@ -84,7 +85,7 @@ def browser():
 
     with sync_playwright() as p:
         # --no-sandbox: Chromium's sandbox refuses to run as root (CI runs as root).
-        assert CHROMIUM, "no chromium on PATH: as root, `make install` installs Debian's"
+        assert CHROMIUM, "no chromium on PATH: as root, `make test` installs Debian's"
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
         b.close()
@@ -134,6 +135,29 @@ def test_mlflow_ui_shows_sweep_job_and_seed_runs_and_the_headline_column(ui, bro
     page.close()
 
 
+def test_the_printed_runs_url_opens_on_the_headline_columns_best_first(ui, browser):
+    """The URL the sweep prints (imbsweep.ui_view): no column to add, no sort to set."""
+    from imbsweep import ui_view
+
+    base, uri, _ = ui
+    runs = _runs(uri)
+    sweep = runs[runs["tags.run_level"] == "sweep"].iloc[0]
+    assert sweep["tags.best_method"] == "brf trees=10"  # the sweep row names its answer
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(ui_view.runs_url(sweep["experiment_id"], base), wait_until="domcontentloaded")
+    page.get_by_text(sweep["tags.mlflow.runName"]).first.wait_for()
+    heads = page.locator("[role=columnheader]")
+    for name in ("minority_f1", "minority_recall", "best_method"):
+        assert heads.filter(has_text=name).first.is_visible(), name
+    idx = page.get_by_role("row").filter(has_text=sweep["tags.mlflow.runName"]).first
+    idx = idx.get_attribute("row-index")
+    cell = page.locator(f'[role=row][row-index="{idx}"] [col-id="metrics.`minority_f1`"]').first
+    # The sweep row shows its best method's value, not "-".
+    assert float(cell.inner_text()) == pytest.approx(sweep["metrics.minority_f1"], abs=1e-3)
+    page.close()
+
+
 def test_report_html_renders_its_tables_and_images_offline(ui, browser):
     _, _, sweep_dir = ui
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -165,4 +189,27 @@ def test_report_html_renders_its_tables_and_images_offline(ui, browser):
     # Box plots, PR curves, the CD diagram, reliability (one panel per dataset): all rendered.
     assert len(widths) == 5 and min(widths) > 0, widths
     assert asked == []
+    page.close()
+
+
+def test_report_html_verdict_on_top_and_statistics_fit_the_page(ui, browser):
+    """At 1,280 px: the answer is on the first screen and no statistics table needs a
+    horizontal scroll (one comparison per row, verdict column first, p (Holm) shown)."""
+    _, _, sweep_dir = ui
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((sweep_dir / "report.html").as_uri())
+    answer = page.locator("#answer").bounding_box()
+    assert answer is not None and answer["y"] < 800, answer  # visible without scrolling
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    tables = page.locator("#stats table.stats")
+    assert tables.count() >= 3  # paired, across datasets (omnibus and pairs)
+    fits = page.eval_on_selector_all(
+        "#stats table.stats",
+        "ts => ts.filter(t => t.offsetParent !== null)"
+        ".map(t => [t.scrollWidth, t.parentElement.clientWidth, t.getBoundingClientRect().right])",
+    )
+    assert fits and all(w <= box and right <= 1280 for w, box, right in fits), fits
+    heads = page.locator("#stats table.paired").first.locator("th").all_inner_texts()
+    assert heads[0] == "Verdict" and "p (Holm)" in heads, heads
+    assert "Stage" not in heads  # the same on every row: said above the table
     page.close()

@@ -224,6 +224,14 @@ def test_units_over_their_time_or_memory_limit_are_stopped_recorded_and_counted(
     assert job["metrics.n_units_timeout"] == 1 and job["metrics.n_units_out_of_memory"] == 1
     assert job["metrics.n_seeds"] == 1
     assert (runs["status"] != "RUNNING").all()
+    # The report counts them per method beside the table (ranges.md, its CSV, report.html).
+    sweep = tmp_path / "sweep"
+    stopped = pd.read_csv(sweep / "stopped_units.csv")
+    assert stopped[["label", "finished", "timeout", "memory", "other"]].to_dict("records") == [
+        {"label": "naive", "finished": 1, "timeout": 1, "memory": 1, "other": 0}
+    ]
+    assert "| naive | 1 | 1 | 1 | 0 |" in (sweep / "ranges.md").read_text()
+    assert "Units that did not finish" in (sweep / "report.html").read_text()
 
 
 def test_a_unit_reuses_its_finished_run_and_closes_a_dead_attempts_run(store):

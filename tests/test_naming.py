@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from imbsweep.naming import job_run_names, job_run_params, override_keys, seed_run_name
+from imbsweep.naming import (
+    job_run_names,
+    job_run_params,
+    override_keys,
+    seed_run_name,
+    swept_params,
+)
 
 
 def test_seed_comes_first_so_truncation_keeps_it():
@@ -46,3 +52,16 @@ def test_job_params_are_the_method_keys_the_dataset_seeds_and_the_overrides():
         "stage",
     }
     assert override_keys(["dataset=keel", "seeds=5", "~unit.seed"]) == {"dataset.name", "seeds"}
+
+
+def test_job_runs_keep_only_the_params_that_differ_between_jobs():
+    brf = {"method.name": "brf", "method.n_estimators": 100, "dataset.name": "pima", "seeds": 10}
+    net = {"method.name": "weighted_ann", "method.epochs": 5, "dataset.name": "pima", "seeds": 10}
+    trees10 = brf | {"method.n_estimators": 10}
+    got = swept_params([brf, net, trees10])
+    assert got == [
+        {"method.name": "brf", "method.n_estimators": 100},
+        {"method.name": "weighted_ann"},  # epochs: only one job has it, nothing to compare
+        {"method.name": "brf", "method.n_estimators": 10},
+    ]
+    assert swept_params([brf]) == [brf]  # one job: nothing to compare against

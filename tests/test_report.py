@@ -226,3 +226,26 @@ def test_the_report_opens_with_the_answer_and_ranks_methods_by_the_headline(tmp_
     briered = rows.assign(brier=rows["label"].map({"a": 0.3, "b": 0.2, "c": 0.1}))
     md2 = report(briered, tmp_path / "brier", None, do_plot=False, metric="brier")
     assert "**c** has the best brier" in md2["ranges.md"].read_text()
+
+
+def test_units_that_did_not_finish_are_counted_beside_the_table(tmp_path):
+    rows = _rows(seeds=3).drop(columns="run_id").assign(job_id=lambda d: "job-" + d["label"])
+    unfinished = pd.DataFrame(
+        [
+            {"label": "b", "dataset": "d0", "job_id": "job-b", "stage": "run", "seed": 3.0}
+            | {"fold": np.nan, "kind": kind}
+            for kind in ("timeout",)
+        ]
+        + [
+            {"label": "b", "dataset": "d0", "job_id": "job-b", "stage": "run", "seed": 4.0}
+            | {"fold": np.nan, "kind": "memory"}
+        ]
+    )
+    files = report(rows, tmp_path, None, do_plot=False, unfinished=unfinished)
+    md = files["ranges.md"].read_text()
+    assert "### Units that did not finish" in md and "| b | 3 | 1 | 1 | 0 |" in md
+    assert pd.read_csv(files["stopped_units.csv"])["label"].tolist() == ["b"]
+    html = files["report.html"].read_text()
+    # Right after the ranges it qualifies.
+    assert html.index("Ranges over seeds</h2>") < html.index("Units that did not finish</h2>")
+    assert "stopped_units.csv" not in report(rows, tmp_path / "all", None, do_plot=False)

@@ -389,7 +389,7 @@ class SweepDriver:
         Creating a run is all a unit needs; the params (~10 ms a job) overlap the first units.
         """
         from imbsweep.data import load_dataset
-        from imbsweep.naming import job_run_names, job_run_params
+        from imbsweep.naming import job_run_names, job_run_params, swept_params
         from imbsweep.runner import job_params, job_tags
 
         t = self.tracker
@@ -405,10 +405,13 @@ class SweepDriver:
             tags.update({tracking.TAG_LEVEL: "job", tracking.TAG_JOB_KEY: job.key})
             job.run_id = t.create_run(name, tags, self.sweep_id)
             new.append((job, job_run_params(job_params(job.cfg), job.overrides)))
+        # What differs between the jobs as params (the compare view opens on it); all as a file.
+        new = list(zip([j for j, _ in new], swept_params([p for _, p in new]), strict=True))
 
         def log_params() -> None:
             for job, params in new:
                 t.log_params(job.run_id, params)
+                t.log_files(job.run_id, {"config.json": json.dumps(job.cfg, indent=1, default=str)})
 
         thread = threading.Thread(target=log_params, name="imbsweep-job-params", daemon=True)
         thread.start()

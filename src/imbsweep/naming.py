@@ -2,9 +2,10 @@
 
 The runs table truncates names after ~25 characters, so a seed run's name starts with its
 seed; a job run's name carries its dataset when the sweep has more than one. Job runs log only
-the params that tell jobs apart (the method's own keys, the dataset, the seeds and whatever
-the sweep varied), so the compare view's columns and parallel-coordinates plot open on those.
-Seed runs keep the whole resolved config (the report pairs runs on it).
+the params whose values differ between the jobs created together (:func:`swept_params`), so
+the compare view's columns and parallel-coordinates plot open on what was swept; the job's whole
+config is its ``config.json`` artifact. Seed runs keep the whole resolved config as params (the
+report pairs runs on it).
 """
 
 from __future__ import annotations
@@ -67,3 +68,17 @@ def job_run_params(full: dict[str, Any], overrides: str | list[str] = ()) -> dic
     """From a seed run's params (``runner.job_params``): the ones that tell job runs apart."""
     keep = set(JOB_PARAM_KEYS) | override_keys(overrides)
     return {k: v for k, v in full.items() if k.startswith("method.") or k in keep}
+
+
+def swept_params(per_job: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each job's params cut to the keys whose values differ between the jobs.
+
+    A key only some jobs have (one method's own setting, e.g. ``method.n_estimators`` of a forest
+    beside a net) is not what was swept unless two jobs that have it disagree. With one job there
+    is nothing to compare: its params stay as :func:`job_run_params` gave them.
+    """
+    if len(per_job) < 2:
+        return per_job
+    keys = dict.fromkeys(k for p in per_job for k in p)
+    differ = {k for k in keys if len({str(p[k]) for p in per_job if k in p}) > 1}
+    return [{k: v for k, v in p.items() if k in differ} for p in per_job]

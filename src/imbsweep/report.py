@@ -29,6 +29,7 @@ from imbsweep import (
     remedies,
     report_html,
     stats,
+    stopped_units,
     tracking,
     verdict,
 )
@@ -373,18 +374,22 @@ def report(
     title: str = "Ranges over seeds",
     predictions: dict | None = None,
     metric: str = "minority_f1",
+    unfinished: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write the report files to ``out_dir``; print the Markdown; return every file written.
 
     ``rows``: unit rows (:func:`seed_rows`); ``predictions``: their test predictions by run id
     (:func:`load_predictions`; read here when None and a fixed split needs them); ``metric``:
-    the headline metric of the paired, remedy and cross-dataset tables (``report.metric``).
+    the headline metric of the paired, remedy and cross-dataset tables (``report.metric``);
+    ``unfinished``: the sweep's unit runs that failed or were killed
+    (:func:`imbsweep.stopped_units.unfinished_rows`), counted per method beside the table.
     In a tuning sweep the result is the defaults next to the best parameters (same seeds, same
     splits); trials are how it got there, not the result, so they are left out of the table.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     if predictions is None:
         predictions = load_predictions(rows)
+    stopped = stopped_units.counts(rows, unfinished)
     final = rows[rows["stage"].isin(["default", "best"])]
     note = ""
     if not final.empty:
@@ -416,6 +421,10 @@ def report(
     more = [m for m in dict.fromkeys((*MORE_METRICS, metric)) if m in rows]
     md += ranges.more_markdown(table, [m for m in more if m not in ranges.TABLE_METRICS])
     files = {"ranges.md": out_dir / "ranges.md", "ranges.csv": out_dir / "ranges.csv"}
+    if not stopped.empty:
+        md += "\n### Units that did not finish\n\n" + stopped_units.to_markdown(stopped)
+        files["stopped_units.csv"] = out_dir / "stopped_units.csv"
+        stopped.to_csv(files["stopped_units.csv"], index=False)
     if "predicted_positives" in rows:
         none = reps[reps["predicted_positives"] == 0].groupby("label").size()
         if not none.empty:
@@ -485,6 +494,7 @@ def report(
             plots=do_plot,
             summary=table,
             answer=answer,
+            metric=metric,
         )
     print("\n" + md, flush=True)
     return files

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from imbsweep import credentials, report, tracking
+from imbsweep import credentials, export, report, stopped_units, tracking
 from imbsweep.errors import InputError, exit_bad_input
 
 PROG = "imbsweep-report"
@@ -65,6 +65,13 @@ def _main(argv: list[str] | None = None) -> int:
         "--metric",
         default=None,
         help="headline metric of the paired and remedy tables (default: what the sweep used)",
+    )
+    ap.add_argument(
+        "--format",
+        choices=export.FORMATS,
+        default=None,
+        help="also write the tables for a paper: tables.tex (booktabs) or tables.md, and the "
+        "critical-difference diagram as PDF and SVG (sweeps over several datasets)",
     )
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--list", action="store_true", help="list recent sweeps and exit")
@@ -140,8 +147,12 @@ def _main(argv: list[str] | None = None) -> int:
         not args.no_plot,
         title=f"Ranges over seeds, sweep {sweep_id}",
         metric=metric,
+        unfinished=stopped_units.unfinished_rows(sweep_id, [exp.experiment_id]),
     )
-    print(f"written: {', '.join(str(p) for p in files.values())}")
+    written = list(files.values())
+    if args.format:
+        written += export.write(files, out, args.format, metric)
+    print(f"written: {', '.join(str(p) for p in written)}")
     return 0
 
 

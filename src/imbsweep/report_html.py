@@ -58,6 +58,8 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}
 img{max-width:100%;height:auto;border:1px solid #eee}
 .cms{display:flex;flex-wrap:wrap;gap:1rem}.cms table{margin:0}
 nav a{margin-right:1rem}.wide{overflow-x:auto}small{color:#555}.ranges td{white-space:nowrap}
+h3{font-size:1rem;margin-top:1.5rem}table.stats td.l{overflow-wrap:break-word}
+table.stats td:not(.l){white-space:nowrap}details{margin-bottom:1rem}
 """
 
 
@@ -281,16 +283,106 @@ def read_curves(rows: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
-def _csv_section(path: Path | None, note: str) -> str:
-    if path is None or not path.exists():
-        return ""
-    df = pd.read_csv(path)
+def _view_table(view, cls: str, limit: int = MAX_TABLE_ROWS) -> str:
+    """A :class:`imbsweep.stat_tables.View` as a table; verdicts that hold in bold."""
+    from imbsweep.stat_tables import NOT_DISTINGUISHABLE
+
+    df = view.frame
     cut = ""
-    if len(df) > MAX_TABLE_ROWS:
-        cut = f'<p class="note">First {MAX_TABLE_ROWS} of {len(df)} rows; all in {path.name}.</p>'
-        df = df.head(MAX_TABLE_ROWS)
-    text = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-    return f'<p class="note">{_esc(note)}</p>' + _table(df, path.stem, left=text) + cut
+    if len(df) > limit:
+        cut = f'<p class="note">First {limit} of {len(df)} rows; all in the CSV file.</p>'
+        df = df.head(limit)
+    recs = df.to_dict("records")
+    for rec in recs:
+        v = rec.get("Verdict", "")
+        if v and v not in (NOT_DISTINGUISHABLE, "no test", "no difference detected"):
+            rec["Verdict"] = _Raw(f"<b>{_esc(v)}</b>")
+    numeric = {"Seeds", "Units", "Datasets", "Wins/losses"}
+    left = [c for c in df.columns if c not in numeric and not c.startswith(("p", "P("))]
+    left = [c for c in left if "diff" not in c.lower() and "Effect" not in c]
+    caption = (
+        f'<p class="note">Same on every row: {_esc(view.caption())}.</p>' if view.constant else ""
+    )
+    return caption + _table(recs, f"stats {cls}", left=left) + cut
+
+
+def _by_metric(df: pd.DataFrame, metric: str, build, cls: str) -> str:
+    """The headline metric's rows as a table, the other metrics' rows folded below it."""
+    if "metric" not in df or not (df["metric"] == metric).any():
+        return _view_table(build(df, metric), cls)
+    head, rest = df[df["metric"] == metric], df[df["metric"] != metric]
+    out = _view_table(build(head, metric), cls)
+    if not rest.empty:
+        n = rest["metric"].nunique()
+        out += (
+            f"<details><summary>The other {n} metric(s): {len(rest)} rows</summary>"
+            + _view_table(build(rest, metric), cls)
+            + "</details>"
+        )
+    return out
+
+
+def stopped_section(path: Path) -> str:
+    """Per method: units finished and those stopped by a limit or failed (stopped_units.csv)."""
+    from imbsweep.stopped_units import KINDS
+
+    t = pd.read_csv(path)
+    multi = t["dataset"].nunique() > 1
+    recs = [
+        ({"Dataset": r["dataset"]} if multi else {})
+        | {"Method": r["label"], "Finished": r["finished"]}
+        | {head: r[k] for k, head in KINDS.items()}
+        for r in t.to_dict("records")
+    ]
+    return (
+        '<p class="note">Units that did not finish are not in the tables: a method stopped on '
+        "its hardest units looks better than it is. Limits: hydra.launcher.unit_timeout / "
+        "unit_memory.</p>" + _table(recs, "stopped", left=("Dataset", "Method"))
+    )
+
+
+def stats_section(files: dict[str, Path], metric: str = "minority_f1") -> str:
+    """The statistics tables, readable (:mod:`imbsweep.stat_tables`); the CSVs keep every column."""
+    from imbsweep import stat_tables
+
+    parts = []
+
+    def read(name: str) -> pd.DataFrame | None:
+        path = files.get(name)
+        if path is None or not Path(path).exists():
+            return None
+        df = pd.read_csv(path)
+        return df if not df.empty else None
+
+    if (df := read("paired.csv")) is not None:
+        parts.append(
+            "<h3>Paired comparisons</h3>"
+            '<p class="note">Each pair of methods on the same dataset over the same seeds and '
+            "folds (or splits), with the interval and test that match the protocol. Diff = first "
+            "minus second. Verdict: who is ahead when the p-value, Holm-adjusted over the pairs "
+            f"of a dataset and metric, is below {stat_tables.ALPHA}. Every column is in "
+            "paired.csv.</p>" + _by_metric(df, metric, stat_tables.paired, "paired")
+        )
+    if (df := read("remedy_effects.csv")) is not None:
+        parts.append(
+            "<h3>The remedy's own effect</h3>"
+            '<p class="note">Each remedy minus its own model without a remedy, on the same seeds '
+            "and folds, against that base at threshold 0.5 and with a tuned threshold. Every "
+            "column is in remedy_effects.csv.</p>"
+            + _by_metric(df, metric, stat_tables.remedy_effects, "remedy_effects")
+        )
+    if (df := read("significance.csv")) is not None:
+        omni, _ = stat_tables.significance(df, metric)
+        parts.append(
+            "<h3>Across datasets</h3>"
+            '<p class="note">Friedman / Iman-Davenport per metric (do the methods differ at '
+            "all?), then each pair: Wilcoxon signed-rank over per-dataset means, Holm-adjusted "
+            "(the verdict), Nemenyi, and the Bayesian signed-rank P(better / equal / worse). "
+            "Every column is in significance.csv.</p>"
+            + _view_table(omni, "omnibus")
+            + _by_metric(df, metric, lambda d, m: stat_tables.significance(d, m)[1], "significance")
+        )
+    return "\n".join(parts)
 
 
 def _paragraphs(markdown: str) -> str:
@@ -320,11 +412,13 @@ def write(
     plots: bool = True,
     summary: pd.DataFrame | None = None,
     answer: str = "",
+    metric: str = "minority_f1",
 ) -> Path:
     """Write ``out_dir/report.html`` from the unit rows and the report files already written.
 
     ``summary``: :func:`imbsweep.ranges.summarize` over :data:`HEADLINE`, the table's figures
-    and intervals. ``plots=False`` (``report.plot=false``): tables only.
+    and intervals. ``plots=False`` (``report.plot=false``): tables only. ``metric``: the
+    headline metric, whose comparisons the statistics tables show first.
     """
     from imbsweep.pooling import repeat_rows
     from imbsweep.ranges import summarize
@@ -347,6 +441,11 @@ def write(
             "practical's metrics, with any claims.</p>" + ranges_table(summary),
         ),
         *(
+            [("stopped", "Units that did not finish", stopped_section(files["stopped_units.csv"]))]
+            if "stopped_units.csv" in files
+            else []
+        ),
+        *(
             [
                 ("plots", "Per-seed values", strip_plots(rows)),
                 ("pr", "Precision-recall curves", pr_curves(rows, read_curves(units))),
@@ -361,25 +460,7 @@ def write(
             + confusion_matrices(rows),
         ),
     ]
-    stats_html = (
-        _csv_section(
-            files.get("paired.csv"),
-            "Paired comparisons (paired.csv): each pair of methods on the same dataset over the "
-            "same seeds and folds (or splits), with the interval and test that match the protocol "
-            "(column test); p-values Holm-adjusted per dataset and metric.",
-        )
-        + _csv_section(
-            files.get("remedy_effects.csv"),
-            "The remedy's own effect (remedy_effects.csv): each remedy minus its own model without "
-            "a remedy, on the same seeds and folds, against the base at threshold 0.5 and with a "
-            "tuned threshold (column threshold).",
-        )
-        + _csv_section(
-            files.get("significance.csv"),
-            "Across datasets (significance.csv): Friedman / Iman-Davenport, Nemenyi and "
-            "Holm-adjusted Wilcoxon per metric.",
-        )
-    )
+    stats_html = stats_section(files, metric)
     if stats_html:
         sections.append(("stats", "Statistics", stats_html))
     figures = [

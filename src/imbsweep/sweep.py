@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imbsweep import tracking
+from imbsweep import stopped_units, tracking, ui_view
 from imbsweep.report import report, seed_rows
 
 if TYPE_CHECKING:
@@ -63,18 +63,32 @@ def finish(
     if rows.empty:
         log.warning("no finished seed runs in sweep %s: no table", sweep_id)
     else:
-        files = report(rows, sweep_dir, claims, do_plot, predictions=predictions, metric=metric)
+        unfinished = stopped_units.unfinished_rows(sweep_id, [tracker.experiment_id])
+        files = report(
+            rows,
+            sweep_dir,
+            claims,
+            do_plot,
+            predictions=predictions,
+            metric=metric,
+            unfinished=unfinished,
+        )
         for path in files.values():
             tracker.client.log_artifact(sweep_id, str(path))
         # What a person opens first, first; every file is also on the sweep's MLflow run.
         page = files.get("report.html", files["ranges.md"])
         tables = ", ".join(p.name for k, p in files.items() if k.endswith((".md", ".csv")))
+        # The runs page opened on the answer: headline columns, best first (imbsweep.ui_view).
+        ui_view.record_best(tracker, sweep_id, rows, metric)
+        ui_view.set_view(tracker.client, tracker.experiment_id, metric)
         log.info(
-            "report: %s\n  tables in %s: %s\n  the same files on MLflow run %s (make ui)",
+            "report: %s\n  tables in %s: %s\n  the same files on MLflow run %s; in the UI "
+            "(make ui): %s",
             page,
             page.parent,
             tables,
             sweep_id,
+            ui_view.runs_url(tracker.experiment_id),
         )
     opt = sweep_dir / "optimization_results.yaml"
     if opt.exists():
