@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 SHELL  := /bin/bash
-.PHONY: install browser smote-variants dashboard run tune test test-fast lint format ui report bench bench-tune bench-scale datasets clean
+.PHONY: install browser smote-variants docs docs-serve dashboard run tune test test-fast lint format ui certs report bench bench-tune bench-scale datasets clean
 
 # One line per step with its time; pip lists each package as it goes (the 2-3 minutes of a first
 # install are mostly TensorFlow and MLflow).
@@ -42,13 +42,28 @@ browser:
 	  else echo "== no chromium: the browser test will be skipped (as root: apt-get install chromium)"; fi; }
 
 ## The optional smote-variants oversamplers (method.sampler=smote_variants): 3 pinned packages,
-## ~4 MB, a few seconds, without the tensorflow + mkl its metadata asks for (README "smote-variants").
+## ~4 MB, a few seconds, without the tensorflow + mkl its metadata asks for (docs/methods.md, "smote-variants").
 SV_STAMP := $(VENV)/.smote-variants-stamp
 $(SV_STAMP): $(STAMP) requirements-smote-variants.lock
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-smote-variants.lock
 	@touch $(SV_STAMP)
 
 smote-variants: install $(SV_STAMP)
+
+## The documentation site (mkdocs.yml, docs/): requirements-docs.lock on top of the project's
+## environment, then a strict build into site/ (any broken link, anchor or nav entry fails it).
+## The pages open from disk: site/index.html.
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP) requirements-docs.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-docs.lock
+	@touch $(DOCS_STAMP)
+
+docs: install $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+## The site with live reload while you edit: http://127.0.0.1:8000
+docs-serve: install $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 ## Optuna's dashboard on the tuning studies (sweeps/tune_*: optuna.db): http://127.0.0.1:8080
 dashboard: install
@@ -63,8 +78,9 @@ METHOD ?= brf
 tune: install
 	$(BIN)/imbsweep sweeps=tune_$(METHOD) $(ARGS)
 
-## Lint, then every test (slow ones included; the smote-variants ones need the extra).
-test: install smote-variants browser
+## Lint, then every test (slow ones included; the smote-variants ones need the extra), after a
+## strict build of the documentation site.
+test: install smote-variants browser docs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -83,7 +99,11 @@ format: install
 ui: install
 	@echo "== open $$($(BIN)/python -m imbsweep.ui_view --tracking-uri sqlite:///$(CURDIR)/mlflow.db)"
 	@echo "   (headline metrics as columns, best first; sweep rows expand into jobs and seeds)"
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+## Certificates for a Dask cluster on TLS in ./certs (ARGS="--host HEAD --host W1": its machines).
+certs: install
+	$(BIN)/python -m imbsweep.tls certs $(ARGS)
 
 ## Rebuild the latest sweep's ranges table from MLflow (ARGS="<sweep id>" for another one).
 report: install
@@ -102,4 +122,4 @@ bench-scale: install
 	$(BIN)/python benchmarks/scale.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) multirun outputs reports bench-results .pytest_cache .ruff_cache
+	rm -rf $(VENV) multirun outputs reports bench-results site .pytest_cache .ruff_cache

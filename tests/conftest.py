@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +49,46 @@ def run_cli(
     """Run a console script of this environment with the store in ``uri``."""
     e = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     e.update(MLFLOW_TRACKING_URI=uri, PATH=f"{BIN}:{os.environ.get('PATH', '')}", **env)
-    return subprocess.run(args, cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
+    return run_diagnosed(args, cwd=cwd, env=e, timeout=timeout)
+
+
+def run_diagnosed(args: list[str], timeout: float, **kw) -> subprocess.CompletedProcess:
+    """``subprocess.run`` (text, output captured) that explains a hang (:func:`communicate`)."""
+    env = {**(kw.pop("env", None) or os.environ), "PYTHONFAULTHANDLER": "1"}
+    p = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **kw,
+    )
+    out, err = communicate(p, timeout)
+    return subprocess.CompletedProcess(args, p.returncode, out, err)
+
+
+def communicate(p: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``p.communicate`` that explains a hang. ``p`` must lead its own session
+    (``start_new_session=True``) with ``PYTHONFAULTHANDLER=1`` in its environment: on timeout
+    every process of it (workers too) prints the stack of each of its threads (faulthandler on
+    SIGABRT) before the group is killed, and the error carries them."""
+    try:
+        return p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGABRT)
+        try:
+            out, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            out, err = "", ""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        raise AssertionError(
+            f"{' '.join(map(str, p.args))} did not finish in {timeout} s; its output, then the "
+            f"stacks of its threads:\n{(out or '')[-3000:]}\n{(err or '')[-20000:]}"
+        ) from None
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The benchmark scripts behind `make bench` still run (tiny sizes; their figures are in README).
+"""The benchmark scripts behind `make bench` still run (tiny sizes; figures: docs/performance.md).
 
 They are not run by any other test, so a changed signature would otherwise break `make bench`
 unnoticed (it did once: `Tracker`'s arguments became keywords).

@@ -165,7 +165,7 @@ def test_mlflow_run_builds_its_virtualenv_from_the_lock(tmp_path):
     runs reuse it (MLflow names it by python_env.yaml and the lock's contents).
     """
     if shutil.which("pyenv") is None:
-        pytest.skip("MLflow's virtualenv env manager needs pyenv (see the README)")
+        pytest.skip("MLflow's virtualenv env manager needs pyenv (see docs/sweeps.md)")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     p = _mlflow_run(tmp_path, uri)
     assert p.returncode == 0, p.stderr[-3000:]

@@ -371,3 +371,22 @@ def test_workers_warm_up_for_the_units_left_only(tmp_path):
         assert drv.run(jobs, launch, warm=warm) == 0
         assert warmed == [expected]
         assert len(launched) == sum(len(j.units) for j in jobs) - len(done)
+
+
+def test_each_unit_gets_its_own_copy_of_the_shared_hydra_state(monkeypatch):
+    # Hydra's Singleton.set_state adopts the dict it is given and adds to it; a worker that
+    # pickles the same object for another worker meanwhile failed ("dictionary changed size
+    # during iteration") and the sweep hung. Workers hold bytes; each unit unpickles its copy.
+    import cloudpickle
+
+    from hydra_plugins.imbsweep_plugins import dask_launcher
+
+    seen = []
+    monkeypatch.setattr(dask_launcher, "_run_one", lambda *a: seen.append(a[5]))
+    state = {"instances": {"a": 1}, "omegaconf_resolvers": {}}
+    held = dask_launcher._keep(cloudpickle.dumps((None, None, None, state)))
+    assert isinstance(held, bytes)  # immutable: safe to send while a unit runs
+    for i in range(2):
+        dask_launcher._run_shared(i, [], held, f"k{i}", (None, None))
+    assert seen[0] == seen[1] == state
+    assert seen[0]["instances"] is not seen[1]["instances"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -25,13 +27,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# Stop and start the server of the `postgres` fixture (a test that restarts it mid-sweep).
+PG_CTL: dict = {}
+
+
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory) -> str:
+def postgres() -> str:
     """A PostgreSQL server (pgserver's binaries from PyPI) listening on 127.0.0.1."""
     import pgserver
     from pgserver._commands import pg_ctl
 
-    pgdata = tmp_path_factory.mktemp("pg") / "data"
+    # Outside pytest's base temp folder: another root pytest session makes that private again,
+    # and pg_ctl runs as an unprivileged user (when we are root) that must reach the data.
+    home = Path(tempfile.mkdtemp(prefix="imbsweep-pg-"))
+    home.chmod(0o755)
+    pgdata = home / "data"
     # pgserver creates the cluster (as an unprivileged user when we are root) and starts it on
     # a Unix socket; restart it on TCP, as a server other machines would reach.
     server = pgserver.get_server(pgdata, cleanup_mode=None)
@@ -40,6 +50,12 @@ def postgres(tmp_path_factory) -> str:
     port = _free_port()
     opts = f"-h 127.0.0.1 -p {port} -k {pgdata}"
     pg_ctl(["-w", "-o", opts, "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=user)
+    PG_CTL.update(stop=lambda: pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user))
+    PG_CTL.update(
+        start=lambda: pg_ctl(
+            ["-w", "-o", opts, "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=user
+        )
+    )
     import psycopg
 
     # One database each: MLflow and Optuna both keep an alembic version table.
@@ -61,12 +77,13 @@ def postgres(tmp_path_factory) -> str:
             user=user,
             capture_output=True,
         )
-        # pg_ctl as `user` fails once another root pytest session has made the base temp
-        # folder private again; then stop the postmaster we started by its pid.
+        # If pg_ctl failed, stop the postmaster we started by its pid.
         pid_file = pgdata / "postmaster.pid"
         if pid_file.exists():
             with contextlib.suppress(OSError, ValueError):
                 os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+                time.sleep(2)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

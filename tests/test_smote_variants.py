@@ -48,8 +48,8 @@ def test_same_scores_as_smote_variants_own_evaluation(name):
     The random streams match (the same seed reaches the oversampler and the forest), so the
     test-row probabilities must be equal, not close. Two things make that so: the peer runs
     with ``scaler=None`` (its default StandardScaler scales the training rows but predicts on
-    unscaled test rows, see README "smote-variants"), and it gets the float32 values imbsweep
-    fits on (imbsweep hands models float32; the forest casts to float32 either way).
+    unscaled test rows, see docs/methods.md "smote-variants"), and it gets the float32 values
+    imbsweep fits on (imbsweep hands models float32; the forest casts to float32 either way).
     """
     ds = load_bundled(name)
     X = ds.X.to_numpy(dtype=np.float32).astype(np.float64)
@@ -90,7 +90,7 @@ def test_same_scores_as_smote_variants_own_evaluation(name):
 
 
 def test_the_peers_default_scaler_defect_is_real():
-    """Why the comparison (and the README) say scaler=None: with its default StandardScaler
+    """Why the comparison (and docs/methods.md) say scaler=None: with its default StandardScaler
     the forest is fitted on scaled rows and scores unscaled ones."""
     ds = load_bundled("new_thyroid1")
     X = ds.X.to_numpy(dtype=np.float64)
@@ -199,14 +199,14 @@ def _words(text: str) -> set[str]:
     return {w.strip(",.`") for w in text.split()}
 
 
-def test_help_and_readme_list_every_oversampler():
+def test_help_and_docs_list_every_oversampler():
     names = set(sv_sampler.names())
     assert len(names) == 91 and set(TOP10) <= names
     help_text = yaml.safe_load((CONF / "hydra" / "help" / "imbsweep.yaml").read_text())["footer"]
     block = help_text.split("method.oversampler ")[1].split("\n\n")[0]
     assert _words(block) >= names and not (_words(block) & {"ProWSin"})
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### smote-variants")[1].split("\n### ")[0]
+    page = (ROOT / "docs" / "methods.md").read_text()
+    section = page.split("\n## smote-variants\n")[1].split("\n## ")[0]
     assert names <= _words(section)
 
 

@@ -101,7 +101,9 @@ def main() -> None:
         if user_wants_traces:
             raise
         message = str(exc)
-        if isinstance(exc.__cause__, OmegaConfBaseException):  # as Hydra shows it
+        if isinstance(exc.__cause__, InputError):  # e.g. raised building the launcher
+            message = str(exc.__cause__)
+        elif isinstance(exc.__cause__, OmegaConfBaseException):  # as Hydra shows it
             message += "\n" + str(exc.__cause__)
         exit_bad_input("imbsweep", message)
 

@@ -20,7 +20,7 @@ from imbsweep.paths import CONF_DIR, PROJECT_ROOT
 
 @dataclass
 class MethodConf:
-    """One flat namespace for sampler, model and threshold keys (see README "Methods")."""
+    """One flat namespace for sampler, model and threshold keys (docs/methods.md)."""
 
     name: str = MISSING
     sampler: str = "none"
@@ -103,9 +103,9 @@ class TrackingConf:
     uri: Optional[str] = None  # noqa: UP045 (OmegaConf 2.3 needs Optional) None: $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
     experiment: str = "imbsweep"
     log_models: bool = True
-    # cloudpickle: ~10x faster to log than skops (0.07 s vs 0.6 s for the forest); skops is the
-    # safe choice for models shared with people who should not trust each other's pickles.
-    sklearn_format: str = "cloudpickle"
+    # auto: skops on a shared store (a server, a database), cloudpickle (~10x faster to log:
+    # 0.07 s vs 0.6 s for the forest; loading it runs code) on a local file store.
+    sklearn_format: str = "auto"
 
 
 @dataclass
@@ -281,8 +281,19 @@ def check_config(cfg: dict) -> None:
             "never on the test set",
         )
     fmt = cfg["tracking"]["sklearn_format"]
-    if fmt not in ("cloudpickle", "skops"):
-        raise ConfigError("tracking.sklearn_format", fmt, "'cloudpickle' or 'skops'")
+    if fmt not in ("auto", "cloudpickle", "skops"):
+        raise ConfigError("tracking.sklearn_format", fmt, "'auto', 'cloudpickle' or 'skops'")
+    from imbsweep import credentials
+
+    if credentials.has_secret(uri := cfg["tracking"].get("uri")):
+        raise ConfigError(
+            "tracking.uri",
+            credentials.redact(uri),
+            "a URI without a password",
+            "a password in a config or on the command line is seen by everyone on the machine "
+            "and written to the sweep's .hydra/ files; put the URI in MLFLOW_TRACKING_URI, or "
+            "leave the password out and keep it in ~/.pgpass (PGPASSFILE) or PGPASSWORD",
+        )
     from imbsweep.datasets import LOADERS
 
     kind = cfg["dataset"].get("kind")
@@ -305,7 +316,7 @@ PROTOCOLS = ("kfold", "holdout")
 
 
 def check_protocol(sp: dict, stage: str | None) -> None:
-    """The evaluation protocol's keys agree with each other (README "Evaluation protocol")."""
+    """The evaluation protocol's keys agree with each other (docs/evaluation.md)."""
     protocol = sp.get("protocol", "kfold")
     if protocol not in PROTOCOLS:
         raise ConfigError("split.protocol", protocol, f"one of {list(PROTOCOLS)}")

@@ -41,7 +41,7 @@ class Split:
     dropped_duplicates: int = 0
 
     def facts(self) -> dict[str, int]:
-        """Numbers worth logging with every seed run (README "Names")."""
+        """Numbers worth logging with every seed run (docs/tracking.md, "Names")."""
         return {
             "test_dup_rows": self.dup_test_rows,
             "test_dup_minority": self.dup_test_minority,

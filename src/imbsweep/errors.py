@@ -38,6 +38,9 @@ class SkipMethod(Exception):
 
 def exit_bad_input(prog: str, message: object) -> NoReturn:
     """Print ``prog: message`` on stderr and exit with :data:`EXIT_BAD_INPUT`."""
-    sys.stderr.write(f"{prog}: {message}\n")
+    from imbsweep.credentials import redact_text
+
+    # A message may quote the overrides, and so a password the user typed.
+    sys.stderr.write(f"{prog}: {redact_text(str(message))}\n")
     sys.stderr.flush()
     raise SystemExit(EXIT_BAD_INPUT)

@@ -3,7 +3,7 @@ threshold-free scores, the calibration of the predicted probabilities (Brier sco
 reliability-diagram data) and the confusion counts, from which a k-fold repeat's metrics are
 pooled (:func:`count_metrics`).
 
-Names are stable (they are MLflow metric keys); see the README's "Names" section.
+Names are stable (they are MLflow metric keys); see docs/tracking.md, "Names".
 """
 
 from __future__ import annotations

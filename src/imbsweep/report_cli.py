@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from imbsweep import export, report, stopped_units, tracking
+from imbsweep import credentials, export, report, stopped_units, tracking
 from imbsweep.errors import InputError, exit_bad_input
 
 PROG = "imbsweep-report"
@@ -87,11 +87,13 @@ def _main(argv: list[str] | None = None) -> int:
         exp = mlflow.get_experiment_by_name(args.experiment)
     except MlflowException as exc:  # an unsupported URI, a server that does not answer
         raise InputError(
-            f"cannot read the MLflow store {uri}: {str(exc).strip().splitlines()[0][:300]}"
+            f"cannot read the MLflow store {credentials.redact(uri)}: "
+            f"{str(exc).strip().splitlines()[0][:300]}"
         ) from None
     if exp is None:
         print(
-            f"imbsweep-report: no experiment '{args.experiment}' in {uri}. Run `imbsweep` "
+            f"imbsweep-report: no experiment '{args.experiment}' in {credentials.redact(uri)}. "
+            "Run `imbsweep` "
             "first, or pass --experiment/--tracking-uri.",
             file=sys.stderr,
         )

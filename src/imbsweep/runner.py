@@ -93,7 +93,7 @@ def data_params(ds: Dataset) -> dict[str, Any]:
 def aggregate(
     metrics: list[dict[str, float]], intervals: dict[str, tuple[float, float]] | None = None
 ) -> dict[str, float]:
-    """A job run's metrics from its seeds' (README, "Metrics of a job run").
+    """A job run's metrics from its seeds' (docs/tracking.md, "Metrics of a job run").
 
     Every seed metric's mean under the seed run's own name, so one column of the MLflow UI
     compares job and seed runs. The spread only where it is read: ``_std`` (sample, as the

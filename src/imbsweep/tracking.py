@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from imbsweep import project_run
+from imbsweep import credentials, project_run
 from imbsweep.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
 
-# Tag keys users filter on in the MLflow UI and in `search_runs` (documented in the README).
+# Tag keys users filter on in the MLflow UI and in `search_runs` (documented in docs/tracking.md).
 TAG_LEVEL = "run_level"  # sweep | job | seed
 TAG_SWEEP = "sweep_id"
 TAG_METHOD = "method"
@@ -50,6 +50,20 @@ TAG_JOB_KEY = "job_key"
 def default_tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI`` if set, else a sqlite file at the project root (absolute)."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+
+
+def is_local_store(uri: str) -> bool:
+    """A store in a file on this machine (sqlite, a file store) rather than a server or a
+    database others reach: what ``tracking.sklearn_format=auto`` calls not shared."""
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def model_format(setting: str, uri: str) -> str:
+    """``tracking.sklearn_format``: ``auto`` is skops (loads without running code) on a shared
+    store and cloudpickle (~10x faster to log) on a local one; otherwise the setting itself."""
+    if setting != "auto":
+        return setting
+    return "cloudpickle" if is_local_store(uri) else "skops"
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -330,12 +344,14 @@ class Tracker:
 
         from imbsweep import plain_output
 
-        self.sklearn_format = sklearn_format
+        real = credentials.restore(uri or default_tracking_uri())
+        self.sklearn_format = model_format(sklearn_format, real)
         self.log_models = log_models
-        self.uri = uri or default_tracking_uri()
+        # What is shown and passed on (to units, in overrides): never the password.
+        self.uri = credentials.redact(real)
         self.writer = SeedWriter(self)
         plain_output.install()  # no raw colour codes in logs and pipes
-        self.experiment_id: str | None = setup(self.uri, experiment, experiment_id)
+        self.experiment_id: str | None = setup(real, experiment, experiment_id)
         # Logged models are created in the fluent API's current experiment. set_experiment
         # also exports MLFLOW_EXPERIMENT_ID: leave the environment as the user had it.
         mlflow.set_experiment(experiment_id=self.experiment_id)
@@ -413,8 +429,10 @@ class Tracker:
         """Record the error on the run and mark it FAILED."""
         if not run_id:
             return
-        text = "".join(traceback.format_exception(exc))
-        self.set_tags(run_id, {"error": f"{type(exc).__name__}: {exc}"[:5000]})
+        # An error may quote a store URL (a connection that failed): never its password.
+        text = credentials.redact_text("".join(traceback.format_exception(exc)))
+        error = credentials.redact_text(f"{type(exc).__name__}: {exc}")
+        self.set_tags(run_id, {"error": error[:5000]})
         self.log_files(run_id, {"error.txt": text})
         self.end_run(run_id, "FAILED")
 
@@ -448,7 +466,7 @@ class NullTracker(Tracker):
     client = None
 
     def __init__(self, enabled: bool = False, uri: str | None = None, **_: Any):
-        self.uri = uri or default_tracking_uri()
+        self.uri = credentials.redact(uri or default_tracking_uri())
 
     def create_run(self, *args: Any, **kwargs: Any) -> None:
         return None

@@ -54,6 +54,13 @@ class DaskLauncherConf:
     # (imbsweep.unit_guard). Needs single-threaded workers; forces a cluster for one job too.
     unit_timeout: Optional[Any] = None  # noqa: UP045
     unit_memory: Optional[Any] = None  # noqa: UP045
+    # An external scheduler on tls://: the CA and this client's certificate and key (PEM files,
+    # `python -m imbsweep.tls DIR` makes them); null: Dask's own config (distributed.comm.tls.*,
+    # e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE). A local cluster always uses TLS with throwaway
+    # certificates: other users of the machine cannot connect to it.
+    tls_ca_file: Optional[str] = None  # noqa: UP045
+    tls_cert: Optional[str] = None  # noqa: UP045
+    tls_key: Optional[str] = None  # noqa: UP045
 
 
 ConfigStore.instance().store(
@@ -158,9 +165,18 @@ def _run_one(
 
 
 def _run_shared(
-    idx: int, overrides: Sequence[str], shared: tuple, attempt: str, limits: tuple
+    idx: int, overrides: Sequence[str], shared: bytes, attempt: str, limits: tuple
 ) -> JobReturn:
-    return _run_one(idx, overrides, *shared, attempt, limits)
+    import cloudpickle
+
+    # Each unit unpickles its own copy: Singleton.set_state adopts the dict it is given and
+    # Hydra adds to it, while the worker may be pickling the same object to send it to another
+    # worker ("dictionary changed size during iteration", after which the sweep hung).
+    return _run_one(idx, overrides, *cloudpickle.loads(shared), attempt, limits)
+
+
+def _keep(payload: bytes) -> bytes:
+    return payload
 
 
 class DaskLauncher(Launcher):
@@ -173,8 +189,17 @@ class DaskLauncher(Launcher):
         pin: bool = True,
         unit_timeout: Any = None,
         unit_memory: Any = None,
+        tls_ca_file: Optional[str] = None,  # noqa: UP045
+        tls_cert: Optional[str] = None,  # noqa: UP045
+        tls_key: Optional[str] = None,  # noqa: UP045
     ) -> None:
         self.address = address
+        self.tls = {
+            "tls_ca_file": tls_ca_file,
+            "tls_client_cert": tls_cert,
+            "tls_client_key": tls_key,
+        }
+        check_tls(address, self.tls)
         self.unit_timeout = unit_timeout
         self.unit_memory = unit_memory
         self.pin = pin
@@ -299,7 +324,7 @@ class DaskLauncher(Launcher):
         # What every unit needs (~100 KB), as a task rather than scattered data: when the
         # workers holding it die, Dask computes it again instead of cancelling every unit.
         shared = client.submit(
-            cloudpickle.loads,
+            _keep,
             cloudpickle.dumps((self.hydra_context, self.config, self.task_function, state)),
             key=f"shared-{batch}",
             pure=False,
@@ -350,10 +375,22 @@ class DaskLauncher(Launcher):
 
         if self.address:
             log.info("Sending jobs to the Dask scheduler at %s", self.address)
-            self._client = Client(self.address)
+            if not self.address.startswith("tls://"):
+                log.warning(
+                    "the scheduler at %s is not on TLS: whoever can reach it runs code as its "
+                    "workers' user (README: Beyond one machine)",
+                    self.address,
+                )
+            self._client = Client(self.address, security=external_security(self.tls))
         else:
+            from distributed.security import Security
+
             log.info("Starting a local Dask cluster: %d worker process(es)", workers)
             cluster = LocalCluster(
+                # TLS with throwaway certificates: another user of this machine who finds the
+                # port cannot connect and run code as us (costs no measurable start time).
+                protocol="tls://",
+                security=Security.temporary(),
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
@@ -397,6 +434,53 @@ class DaskLauncher(Launcher):
                 cluster.close()
         except Exception as exc:  # shutting down: nothing left to protect
             log.debug("closing the Dask cluster: %s", exc)
+
+
+def check_tls(address: Optional[str], tls: dict) -> None:  # noqa: UP045
+    """One message for TLS settings that cannot work, before anything starts."""
+    from imbsweep.errors import InputError
+
+    # The launcher's key for each of Security's arguments, for the messages.
+    names = {
+        "tls_ca_file": "tls_ca_file",
+        "tls_client_cert": "tls_cert",
+        "tls_client_key": "tls_key",
+    }
+    given = {names[k]: v for k, v in tls.items() if v}
+    if given and not address:
+        raise InputError(
+            "hydra.launcher.tls_* are for an external scheduler (hydra.launcher.address=tls://...);"
+            " a local cluster makes its own certificates"
+        )
+    if given and not str(address).startswith("tls://"):
+        raise InputError(
+            f"hydra.launcher.address={address} with TLS files: the address must start with tls://"
+        )
+    if given and len(given) < 3:
+        raise InputError(
+            "hydra.launcher.tls_ca_file, tls_cert and tls_key go together (got only "
+            f"{', '.join(sorted(given))}); `python -m imbsweep.tls DIR` writes all three"
+        )
+    for key, path in given.items():
+        if not Path(path).is_file():
+            raise InputError(f"hydra.launcher.{key}={path}: no such file")
+    if str(address).startswith("tls://") and not given:
+        import dask
+
+        if not dask.config.get("distributed.comm.tls.ca-file", None):
+            raise InputError(
+                f"hydra.launcher.address={address} needs certificates: set "
+                "hydra.launcher.tls_ca_file, tls_cert and tls_key (`python -m imbsweep.tls DIR` "
+                "makes them) or Dask's distributed.comm.tls.* config"
+            )
+
+
+def external_security(tls: dict) -> Any:
+    """distributed's ``Security`` for an external scheduler: the given files, else Dask's config."""
+    from distributed.security import Security
+
+    given = {k: v for k, v in tls.items() if v}
+    return Security(**given, require_encryption=True) if given else Security()
 
 
 def _pin_process(core: int) -> None:

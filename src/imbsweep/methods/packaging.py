@@ -25,7 +25,7 @@ def pip_requirements(flavor: str, extra: tuple[str, ...] = ()) -> list[str]:
 
 
 class _PickleNotice(logging.Filter):
-    # MLflow repeats this caution for every model; it is documented once in the README instead.
+    # MLflow repeats this caution for every model; docs/shared-setup.md says it once instead.
     def filter(self, record: logging.LogRecord) -> bool:
         return "pickle or cloudpickle format" not in record.getMessage()
 
@@ -120,3 +120,39 @@ def skops_trusted_types(est: Any) -> list[str]:
             sio.dump(est, path)
             _TRUSTED[key] = sio.get_untrusted_types(file=path)
     return _TRUSTED[key]
+
+
+# Packages whose types a model from a shared store may hold when loaded with
+# :func:`load_shared_sklearn_model`: the libraries the models are built from.
+SHARED_MODEL_PACKAGES = ("sklearn.", "imblearn.", "imbsweep.", "numpy.", "scipy.", "xgboost.")
+
+
+def load_shared_sklearn_model(model_uri: str, packages: tuple[str, ...] = SHARED_MODEL_PACKAGES):
+    """A scikit-learn model logged with skops, loaded from a store other people write to.
+
+    ``mlflow.sklearn.load_model`` trusts the type list stored in the model itself (MLflow 3.17
+    therefore asks for ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true`` even for skops). This reads
+    the types the file would build and refuses any outside ``packages``, so a crafted model
+    cannot name, say, ``os.system``; nothing in the file is unpickled.
+    """
+    import mlflow
+    import skops.io as sio
+    from mlflow.models import Model
+
+    from imbsweep.errors import InputError
+
+    local = Path(mlflow.artifacts.download_artifacts(model_uri))
+    conf = Model.load(local).flavors.get("sklearn", {})
+    if conf.get("serialization_format") != "skops":
+        raise InputError(
+            f"{model_uri} is saved with {conf.get('serialization_format', 'no sklearn flavor')}, "
+            "not skops: loading it runs whatever code its writer put in it. Load it with "
+            "mlflow.sklearn.load_model (and MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true) only if "
+            "you trust whoever wrote the store."
+        )
+    path = local / conf["pickled_model"]
+    types = sio.get_untrusted_types(file=path)
+    foreign = [t for t in types if not t.startswith(packages)]
+    if foreign:
+        raise InputError(f"{model_uri} holds types outside {list(packages)}: {foreign}; not loaded")
+    return sio.load(path, trusted=types)

@@ -2,8 +2,8 @@
 
 ``method.oversampler`` names one of its classes (``ProWSyn``, ``polynom_fit_SMOTE_star``, ...)
 and ``method.oversampler_params`` that class's own parameters; the ones not given keep the
-class's defaults (fixed by the pinned version). The package is an optional extra (see the
-README, "smote-variants"): it is imported only when this sampler is asked for.
+class's defaults (fixed by the pinned version). The package is an optional extra (see
+docs/methods.md, "smote-variants"): it is imported only when this sampler is asked for.
 
 Like SMOTE here: fitted on the training rows only, seeded from the unit's seed, ``n_neighbors``
 shrunk on tiny minorities with the same warning (logged as ``k_used``), and a seed whose
@@ -67,7 +67,7 @@ def oversampler_class(name: str) -> type:
             "method.oversampler",
             name,
             "a smote-variants oversampler class name",
-            f"{hint}All {len(names())}: imbsweep --help, or README 'smote-variants'",
+            f"{hint}All {len(names())}: imbsweep --help, or docs/methods.md 'smote-variants'",
         )
     return getattr(package(), name)
 

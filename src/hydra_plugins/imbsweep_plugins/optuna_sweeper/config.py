@@ -150,7 +150,7 @@ class MOTPESamplerConf(SamplerConf):
 
 @dataclass
 class OptunaSweeperConf:
-    """``hydra/sweeper=optuna``; README "Tuning" documents every key."""
+    """``hydra/sweeper=optuna``; docs/tuning.md documents every key."""
 
     _target_: str = "hydra_plugins.imbsweep_plugins.optuna_sweeper.OptunaSweeper"
     # Sampler and hooks reach the sweeper un-instantiated: the sampler's seed is offset on
