@@ -87,7 +87,7 @@ def _fmt(seconds: float) -> str:
 class Progress:
     """``[12/40 units] 0 failed, 35 s elapsed, about 1 min 20 s left`` every few seconds.
 
-    The estimate is the throughput since the first unit finished, once ``workers`` more have:
+    The estimate is the throughput since the first unit finished, once 2 x ``workers`` more have:
     the first unit's time holds the workers' start and imports (10-20 s here), and spreading it
     over every unit made a 53 s sweep say "about 12 min left".
     """
@@ -120,7 +120,9 @@ class Progress:
         if self.done >= self.total:
             return ""
         since = self.done - 1  # units finished after the first
-        if since < self.workers or now <= self._first:
+        # Two rounds of every worker: the driver starts the longest units first, so the first
+        # few finish slower than the rest and overstate the time left.
+        if since < 2 * self.workers or now <= self._first:
             return ""  # no steady rate yet
         return f", about {_fmt((now - self._first) / since * (self.total - self.done))} left"
 
