@@ -106,6 +106,8 @@ def test_a_shared_skops_model_loads_and_a_pickle_or_a_foreign_type_is_refused(st
     fitted = fit_method(cfg["method"], ds, np.arange(len(ds.y)), seed=0)
     X = ds.X.iloc[:50]
     ids = {}
+    # An experiment of this store: an earlier test may have left another store's one active.
+    mlflow.set_experiment("shared-models")
     for fmt in ("skops", "cloudpickle"):
         with mlflow.start_run() as run:
             log_model(run.info.run_id, fitted, X.iloc[:5], fmt)
