@@ -195,7 +195,8 @@ def test_units_over_their_time_or_memory_limit_are_stopped_recorded_and_counted(
         "dataset.n_samples=500",
         "split.protocol=holdout",  # one unit per seed: seeds 1 and 2 are the bad ones
         *HELPERS,
-        "hydra.launcher.unit_timeout=15",
+        # Generous: on a loaded 2-core machine a unit's set-up alone took over 15 s.
+        "hydra.launcher.unit_timeout=40",
         "hydra.launcher.unit_memory=300MB",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
     ]
@@ -208,7 +209,7 @@ def test_units_over_their_time_or_memory_limit_are_stopped_recorded_and_counted(
     out = p.stdout + p.stderr
     assert p.returncode == 1, out[-3000:]  # units failed: the table covers the others
     assert "per method: naive: 1 out of memory, 1 timeout" in out, out[-3000:]
-    assert elapsed < 60, "the hanging unit must not hold the sweep for its 10 min"
+    assert elapsed < 150, "the hanging unit must not hold the sweep for its 10 min"
 
     runs = _runs(uri)
     seeds = runs[runs["tags.run_level"] == "seed"].set_index("tags.seed")
@@ -216,7 +217,7 @@ def test_units_over_their_time_or_memory_limit_are_stopped_recorded_and_counted(
     assert seeds.loc["0", "status"] == "FINISHED"
     assert seeds.loc["1", "status"] == "FAILED"
     assert seeds.loc["1", "tags.unit_limit"] == "timeout"
-    assert seeds.loc["1", "tags.error"] == "UnitTimeout: unit over its time limit (15 s)"
+    assert seeds.loc["1", "tags.error"] == "UnitTimeout: unit over its time limit (40 s)"
     assert seeds.loc["2", "status"] == "FAILED"
     assert seeds.loc["2", "tags.unit_limit"] == "memory"
     assert seeds.loc["2", "tags.error"].startswith("UnitOutOfMemory: unit out of memory")
