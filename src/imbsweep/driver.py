@@ -89,6 +89,9 @@ class Job:
 
 def job_key(cfg: dict, data_digest: str) -> str:
     relevant = {k: v for k, v in cfg.items() if k not in NOT_IN_IDENTITY}
+    method = relevant.get("method")
+    if isinstance(method, dict) and "search_space" in method:  # what a study may search, not run
+        relevant["method"] = {k: v for k, v in method.items() if k != "search_space"}
     text = json.dumps(relevant, sort_keys=True, default=str) + data_digest
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

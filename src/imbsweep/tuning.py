@@ -70,6 +70,12 @@ class TuningHooks(SweeperHooks):
         self.runner: UnitTrials | None = None  # the study's trials, once they run
 
     def check_space(self, names: Sequence[str]) -> None:
+        if not names:
+            raise _error(
+                "nothing to tune: no search space (a method preset declares one as "
+                "`search_space:`, e.g. conf/method/brf.yaml; naive has none), and no "
+                "'key=interval(...)' on the command line"
+            )
         if any(n.lstrip("+") == "seeds" for n in names):
             raise _error(
                 "seeds: not a tunable parameter; every trial uses the same seed list. Give a "
