@@ -210,6 +210,7 @@ def search_space_lines() -> list[str]:
         lines.append(f"    {path.stem:<26}{text}")
     return lines
 
+
 STATISTICS = ("mean", "mean_minus_std")
 
 
