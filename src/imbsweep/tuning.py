@@ -121,9 +121,8 @@ class TuningHooks(SweeperHooks):
         for number in numbers:
             trial = study.trials[number]
             if trial.params:
-                study.enqueue_trial(
-                    trial.params, user_attrs={"retry_of": number}, skip_if_exists=True
-                )
+                # Not skip_if_exists: it counts the failed trial itself as the same params.
+                study.enqueue_trial(trial.params, user_attrs={"retry_of": number})
                 log.info("trial %s of a stopped driver asked again: %s", number, trial.params)
 
     def job_overrides(self, stage: str) -> list[str]:
