@@ -1,7 +1,8 @@
 """Tuning throughput: trials per minute per method, and the speedup of 2 parallel workers.
 
 Runs the real `imbsweep sweeps=tune_<method>` commands (fresh studies in a temp dir, finalize
-off) with 1 worker and with 2 joblib workers, back to back in this one run. Usage:
+off) on the default launcher with 1 worker (units in the driver's process) and with 2 Dask
+workers (trials' units as workers free up), back to back in this one run. Usage:
 
     python benchmarks/tuning_throughput.py [--trials 6] [--methods brf,smote_ann,weighted_ann]
 """
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def tune(method: str, trials: int, workers: int, tmp: Path) -> dict:
+def tune(method: str, trials: int, workers: int, tmp: Path, extra: list[str]) -> dict:
     tag = f"{method}-{workers}"
     args = [
         str(BIN / "imbsweep"),
@@ -35,8 +36,7 @@ def tune(method: str, trials: int, workers: int, tmp: Path) -> dict:
         f"hydra.sweep.dir={tmp / tag}",
         "report.plot=false",
     ]
-    if workers > 1:
-        args += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={workers}"]
+    args += [f"hydra.launcher.n_workers={workers}", *extra]
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / f'{tag}-mlflow.db'}"}
     t0 = time.perf_counter()
     subprocess.run(args, check=True, env=env, cwd=tmp, capture_output=True)
@@ -61,13 +61,14 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=6)
     ap.add_argument("--methods", default="brf,smote_ann,weighted_ann")
     ap.add_argument("--out", default=str(ROOT / "bench-results" / "tuning.json"))
+    ap.add_argument("overrides", nargs="*", help="more Hydra overrides for every study")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows = []
     with tempfile.TemporaryDirectory() as d:
         for m in args.methods.split(","):
             for w in (1, 2):
-                rows.append(tune(m, args.trials, w, Path(d)))
+                rows.append(tune(m, args.trials, w, Path(d), args.overrides))
                 r = rows[-1]
                 print(
                     f"{m:<14} workers={w}  {r['trials']} trials in {r['trial_span_s']:.1f}s "

@@ -322,6 +322,34 @@ def test_joblib_runs_a_batch_in_parallel_without_lost_trials(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+def test_a_slow_trial_holds_back_no_other_on_two_workers(tmp_path: Path) -> None:
+    # No batch barrier: while trial 0 sleeps on one worker, the other worker's trials are told
+    # and new ones asked (in batches of n_jobs=2 only one trial could end meanwhile).
+    rec = tmp_path / "rec.jsonl"
+    run_app(
+        tmp_path,
+        "hydra/launcher=dask",
+        "hydra.launcher.n_workers=2",
+        "x=interval(-5,5)",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.n_jobs=2",
+        "sleep=0.2",
+        "first_sleep=8",
+        f"record={rec}",
+    )
+    study = load(db_url(tmp_path))
+    assert states(study) == ["COMPLETE"] * 6
+    runs = {r["num"]: r for r in records(rec)}
+    assert sorted(runs) == list(range(6))
+    slow = runs[0]
+    during = [r for n, r in runs.items() if n and r["end"] < slow["end"]]
+    assert len(during) >= 4, runs  # every other trial ran beside the slow one
+    assert len({r["pid"] for r in runs.values()}) == 2
+    told = {t.number: t.datetime_complete for t in study.trials}
+    assert sum(told[n] < told[0] for n in range(1, 6)) >= 4  # told as they ended
+
+
+@pytest.mark.slow
 def test_finalize_overrides_and_stage_key_null(tmp_path: Path) -> None:
     rec = tmp_path / "rec.jsonl"
     run_app(

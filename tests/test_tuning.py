@@ -228,12 +228,22 @@ def test_parallel_trials_through_joblib_lose_and_duplicate_nothing(tmp_path):
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 4
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
-    trials = [r for r in runs if r.data.tags["run_level"] == "job"]
-    assert sorted(int(r.data.tags["optuna_trial"]) for r in trials) == [0, 1, 2, 3]
+    # A trial is a job of the sweep: its identity is its settings, so a trial that repeats an
+    # earlier one's params reuses its units and job run (named by the first trial's number).
+    jobs = [r for r in runs if r.data.tags["run_level"] == "job"]
+    distinct = {t.params["method.n_estimators"] for t in study.trials}
+    assert len(jobs) == len(distinct)
+    first = {}
+    for t in study.trials:
+        first.setdefault(t.params["method.n_estimators"], t.number)
+    assert sorted(int(r.data.tags["optuna_trial"]) for r in jobs) == sorted(first.values())
     assert len([r for r in runs if r.data.tags["run_level"] == "sweep"]) == 1
-    assert len([r for r in runs if r.data.tags["run_level"] == "seed"]) == 8
-    by_trial = {int(r.data.tags["optuna_trial"]): r.data.metrics["objective"] for r in trials}
-    assert by_trial == pytest.approx({t.number: t.value for t in study.trials})
+    assert len([r for r in runs if r.data.tags["run_level"] == "seed"]) == 2 * len(distinct)
+    by_trees = {
+        int(r.data.params["method.n_estimators"]): r.data.metrics["objective"] for r in jobs
+    }
+    for t in study.trials:
+        assert t.value == pytest.approx(by_trees[t.params["method.n_estimators"]])
 
 
 @pytest.mark.slow
@@ -329,3 +339,66 @@ def test_objective_count_must_match_the_directions(tmp_path):
     assert p.returncode != 0
     assert "gives 2 value(s) but hydra.sweeper.direction=['maximize'] asks for 1" in p.stderr
     assert not (tmp_path / "optuna.db").exists()
+
+
+def finished_seed_runs(db) -> int:
+    """FINISHED seed runs in an MLflow sqlite store, read-only (the driver may be writing)."""
+    import sqlite3
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+            return con.execute(
+                "SELECT count(*) FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid WHERE "
+                "t.key = 'run_level' AND t.value = 'seed' AND r.status = 'FINISHED'"
+            ).fetchone()[0]
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+@pytest.mark.slow
+def test_a_killed_study_reuses_its_finished_units_on_the_next_run(tmp_path):
+    import os
+    import subprocess
+    import time
+
+    from conftest import BIN
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [
+        str(BIN / "imbsweep"),
+        *tune_args(tmp_path, 2)[1:],
+        "seeds=6",
+        "hydra.sweeper.hooks.finalize=false",
+        "hydra.launcher.n_workers=1",  # units one by one: the kill lands mid-trial
+        "hydra.sweeper.heartbeat_interval=1",
+        "hydra.sweeper.grace_period=2",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = uri
+    first = subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while finished_seed_runs(tmp_path / "mlflow.db") < 2:
+            assert time.monotonic() < deadline and first.poll() is None, "no unit finished"
+            time.sleep(0.3)
+    finally:
+        first.kill()  # SIGKILL: nothing of the driver's cleanup runs
+        first.wait(timeout=30)
+    before = finished_seed_runs(tmp_path / "mlflow.db")
+    assert before < 6  # killed inside the first trial
+    time.sleep(3)  # its heartbeat ages past the grace period
+
+    p = run_cli(args, tmp_path, uri)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = p.stdout + p.stderr
+    assert "asked again" in out and f"{before} of 6 units reused" in out
+    study = optuna.load_study(study_name="tune_brf", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    states = [t.state.name for t in study.trials]
+    assert states == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert study.trials[1].params == study.trials[0].params  # the killed trial, asked again
+    # Each unit finished once: 6 per distinct setting, none run twice.
+    distinct = {t.params["method.n_estimators"] for t in study.trials}
+    assert finished_seed_runs(tmp_path / "mlflow.db") == 6 * len(distinct)

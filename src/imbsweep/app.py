@@ -26,7 +26,7 @@ log = logging.getLogger("imbsweep")
 def train(cfg: DictConfig) -> float | list[float]:
     """Run one job and return the objective(s) a sweeper optimises (NaN if the job failed)."""
     # Imported here, not at the top: `imbsweep --help` need not load scikit-learn and MLflow.
-    from imbsweep.runner import prepare, run_job, run_unit
+    from imbsweep.runner import objectives, prepare, run_job, run_unit
 
     c = OmegaConf.to_container(cfg, resolve=True)
     hc = HydraConfig.get()
@@ -44,15 +44,7 @@ def train(cfg: DictConfig) -> float | list[float]:
     tracker = tracking.Tracker(**settings)
     ovr = " ".join(o for o in hc.overrides.task if not o.startswith(("stage=", "unit.")))
     result = run_job(c, tracker, unit.get("sweep_id"), ds, ovr)
-    obj = c["objective"]
-    split = "validation" if c["split"]["validation_size"] > 0 else "test"
-    if isinstance(obj["metric"], list):
-        # A multi-objective study: one value per metric, in the sweeper's direction order.
-        value = [result.objective(m, obj["statistic"], split) for m in obj["metric"]]
-        logged = {f"objective.{m}": v for m, v in zip(obj["metric"], value, strict=True)}
-    else:
-        value = result.objective(obj["metric"], obj["statistic"], split)
-        logged = {"objective": value}
+    value, logged = objectives(c, result.metrics)
     # What the sweeper optimises, on the job run: trial runs show their objective in the UI.
     tracker.log_metrics(result.run_id, logged)
     if c.get("stage") == "trial":

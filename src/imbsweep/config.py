@@ -72,6 +72,10 @@ class MethodConf:
     # svm
     svm_c: float = 1.0
     svm_kernel: str = "rbf"
+    # What `sweeps=tune` (and `benchmark_tuned`) search: method key -> the Optuna sweeper's
+    # grammar, e.g. n_estimators: "tag(log, int(interval(10, 500)))". Not part of a run's
+    # identity nor its params.
+    search_space: Dict[str, str] = field(default_factory=dict)  # noqa: UP006
 
 
 @dataclass
@@ -183,6 +187,29 @@ def _practical_dataset() -> dict:
 
 
 OmegaConf.register_new_resolver("if_practical_data", _if_practical_data, replace=True)
+
+
+def method_space(space: Any) -> dict[str, str]:
+    """``${method_space:${method.search_space}}``: a preset's search space as the Optuna
+    sweeper's ``params`` (keys under ``method.``)."""
+    if OmegaConf.is_config(space):
+        space = OmegaConf.to_container(space, resolve=True)
+    return {f"method.{k}": str(v) for k, v in (space or {}).items()}
+
+
+OmegaConf.register_new_resolver("method_space", method_space, replace=True)
+
+
+def search_space_lines() -> list[str]:
+    """One line per method preset: its name and search space, as ``imbsweep --help`` lists
+    them (tests/test_search_spaces.py checks the help text and the README against these)."""
+    lines = []
+    for path in sorted((CONF_DIR / "method").glob("*.yaml")):
+        space = OmegaConf.to_container(OmegaConf.load(path)).get("search_space") or {}
+        text = "; ".join(f"{k} {v}" for k, v in space.items()) or "(nothing to tune)"
+        lines.append(f"    {path.stem:<26}{text}")
+    return lines
+
 
 STATISTICS = ("mean", "mean_minus_std")
 

@@ -56,6 +56,13 @@ class Job:
     done: dict[Unit, str] = field(default_factory=dict)  # unit -> its finished run id
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    # Per seed (k-fold: per pooled repeat), once aggregated: what a trial's objective reads.
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    unit_metrics: list[dict[str, Any]] = field(default_factory=list)  # as units returned them
+    tags: dict[str, str] = field(default_factory=dict)  # extra tags of its job run
+    # False for a study's trial: a failed unit fails the trial (the study records it), not the
+    # sweep's exit code.
+    report_failures: bool = True
 
     @property
     def stage(self) -> str:
@@ -82,6 +89,9 @@ class Job:
 
 def job_key(cfg: dict, data_digest: str) -> str:
     relevant = {k: v for k, v in cfg.items() if k not in NOT_IN_IDENTITY}
+    method = relevant.get("method")
+    if isinstance(method, dict) and "search_space" in method:  # what a study may search, not run
+        relevant["method"] = {k: v for k, v in method.items() if k != "search_space"}
     text = json.dumps(relevant, sort_keys=True, default=str) + data_digest
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -353,14 +363,13 @@ class SweepDriver:
             return r.info.run_id
         return None
 
-    def _adopt_finished(self, jobs: list[Job]) -> None:
+    def _adopt_finished(self, jobs: list[Job], quiet: bool = False) -> None:
         """Reuse the finished units and the job runs this sweep run already has."""
         t = self.tracker
-        runs = t.client.search_runs(
-            [t.experiment_id],
-            f"tags.{tracking.TAG_SWEEP} = '{self.sweep_id}'",
-            max_results=50000,
-        )
+        filt = f"tags.{tracking.TAG_SWEEP} = '{self.sweep_id}'"
+        if len(jobs) == 1:  # one job added to a running pool: only its runs
+            filt += f" and tags.{tracking.TAG_JOB_KEY} = '{jobs[0].key}'"
+        runs = t.client.search_runs([t.experiment_id], filt, max_results=50000)
         by_key = {(j.key, j.stage): j for j in jobs}
         for r in runs:
             tags = r.data.tags
@@ -378,6 +387,10 @@ class SweepDriver:
                     job.skipped += "skipped" in tags
         n_done = sum(len(j.done) for j in jobs)
         n_all = sum(len(j.units) for j in jobs)
+        if quiet:
+            if n_done:
+                log.info("%s: %d of %d units reused", jobs[0].label, n_done, n_all)
+            return
         log.info(
             "resuming sweep run %s: %d of %d units already finished", self.sweep_id, n_done, n_all
         )
@@ -402,7 +415,7 @@ class SweepDriver:
                 continue
             ds = load_dataset(job.cfg["dataset"])
             tags = job_tags(job.cfg, ds, " ".join(job.overrides), self.sweep_id)
-            tags.update({tracking.TAG_LEVEL: "job", tracking.TAG_JOB_KEY: job.key})
+            tags.update({tracking.TAG_LEVEL: "job", tracking.TAG_JOB_KEY: job.key, **job.tags})
             job.run_id = t.create_run(name, tags, self.sweep_id)
             new.append((job, job_run_params(job_params(job.cfg), job.overrides)))
         # What differs between the jobs as params (the compare view opens on it); all as a file.
@@ -507,19 +520,25 @@ class SweepDriver:
         return self._finish(jobs, close)
 
     def _collect(self, todo: list[tuple[Job, Unit]], returns: Sequence[Any]) -> None:
+        for (job, unit), ret in zip(todo, returns, strict=True):
+            self._collect_one(job, unit, ret)
+
+    def _collect_one(self, job: Job, unit: Unit, ret: Any) -> None:
         from hydra.core.utils import JobStatus
 
-        for (job, unit), ret in zip(todo, returns, strict=True):
-            if ret.status == JobStatus.COMPLETED:
-                out = ret.return_value or {}
-                if out.get("status") == "skipped":
-                    job.skipped += 1
-                job.done[unit] = out.get("run_id") or ""
-            else:
-                error = _error_text(ret._return_value)
-                job.errors.append(error)
-                seed, fold = unit
-                where = [f"seed={seed}"] + ([] if fold is None else [f"fold={fold}"])
+        if ret.status == JobStatus.COMPLETED:
+            out = ret.return_value or {}
+            if out.get("status") == "skipped":
+                job.skipped += 1
+            elif out.get("metrics"):
+                job.unit_metrics.append({**out["metrics"], "seed": unit[0], "fold": unit[1]})
+            job.done[unit] = out.get("run_id") or ""
+        else:
+            error = _error_text(ret._return_value)
+            job.errors.append(error)
+            seed, fold = unit
+            where = [f"seed={seed}"] + ([] if fold is None else [f"fold={fold}"])
+            if job.report_failures:
                 self.failures.append(Failure(job.label, job.overrides + where, error))
 
     def _finish(self, jobs: list[Job], close: bool = True) -> int:
@@ -564,16 +583,26 @@ class SweepDriver:
             return 1
         return 0
 
-    def _aggregate(self, jobs: list[Job]) -> None:
+    def _aggregate(self, jobs: list[Job], whole_sweep: bool = True) -> None:
         """Job runs: mean/std/min/max of every metric over their finished seeds (k-fold repeats
-        pooled) and the interval that matches the protocol; then close."""
+        pooled) and the interval that matches the protocol; then close.
+
+        ``whole_sweep``: read every unit of the sweep (they become the table's rows); else only
+        the units of the one job in ``jobs`` (a study's trial, as it ends).
+        """
         from imbsweep.pooling import repeat_rows
         from imbsweep.report import load_predictions, seed_rows
         from imbsweep.runner import aggregate, unit_intervals
 
-        rows = seed_rows(self.sweep_id, [self.tracker.experiment_id])
-        self._rows = rows  # the table's rows too: closing job runs changes no seed run
-        self._predictions = load_predictions(rows)
+        exps = [self.tracker.experiment_id]
+        if whole_sweep:
+            rows = seed_rows(self.sweep_id, exps)
+            self._rows = rows  # the table's rows too: closing job runs changes no seed run
+            self._predictions = predictions = load_predictions(rows)
+        else:
+            (job,) = jobs
+            rows = seed_rows(self.sweep_id, exps, job_id=job.run_id)
+            predictions = load_predictions(rows)
         reps = repeat_rows(rows)
         for job in jobs:
             units = rows[rows["job_id"] == job.run_id] if not rows.empty else rows
@@ -585,7 +614,8 @@ class SweepDriver:
                 {k: v for k, v in r.items() if v == v}  # NaN: the metric was not logged
                 for r in mine[metric_cols].to_dict("records")
             ]
-            agg = aggregate(per_seed, unit_intervals(units, self._predictions, repeats=mine))
+            job.metrics = per_seed
+            agg = aggregate(per_seed, unit_intervals(units, predictions, repeats=mine))
             agg.update({"n_seeds": len(per_seed), "n_skipped": job.skipped})
             agg.update(unit_guard.limit_counts(job.errors))  # [issue 21] units over a limit
             self.tracker.log_metrics(job.run_id, agg)
@@ -593,6 +623,105 @@ class SweepDriver:
                 self.tracker.set_tags(job.run_id, {"error": job.errors[0][:5000]})
             status = "FAILED" if len(job.done) < len(job.units) else "FINISHED"
             self.tracker.end_run(job.run_id, status)
+
+    def job_done(self, job: Job) -> None:
+        """A job whose units have all ended: its run aggregated and closed, ``job.metrics``
+        set (from MLflow, or from what the units returned when tracking is off)."""
+        if self.tracker:
+            self._aggregate([job], whole_sweep=False)
+            return
+        from imbsweep.pooling import repeat_rows
+        from imbsweep.runner import UNIT_KEYS, unit_frame
+
+        rows = unit_frame(job.unit_metrics, job.cfg["split"])
+        job.metrics = [
+            {k: v for k, v in r.items() if k not in UNIT_KEYS and v == v}
+            for r in (repeat_rows(rows).to_dict("records") if not rows.empty else [])
+        ]
+
+    def run_pool(self, jobs: list[Job], pool: UnitPool) -> int:
+        """Run ``jobs`` on a pool that may have run others (a study's trials), then aggregate
+        them with the sweep's table rows; the sweep run stays open. Returns 0 or 1."""
+        left = {id(job) for job in jobs}
+        for job in jobs:
+            pool.add(job)
+        while left:
+            for job in pool.wait():
+                left.discard(id(job))
+        return self._finish(jobs, close=False)
+
+    def pool(self, stream: Any) -> UnitPool:
+        """Jobs added while others run, their units on ``stream`` (a launcher's job stream)."""
+        return UnitPool(self, stream)
+
+
+class UnitPool:
+    """The units of jobs added one at a time, run as workers free up; jobs handed back whole.
+
+    What an Optuna study needs (a trial is a job, its units the seeds or folds): a job's
+    finished units from an earlier run of the sweep are reused, its job run is opened, its other
+    units go to the stream at once, and :meth:`wait` returns each job when its last unit ends,
+    aggregated (:meth:`SweepDriver.job_done`).
+    """
+
+    def __init__(self, driver: SweepDriver, stream: Any) -> None:
+        self.driver = driver
+        self.stream = stream
+        self._left: dict[int, set[Unit]] = {}
+        self._jobs: dict[int, Job] = {}
+        self._ready: list[Job] = []
+        self._idx = 0
+        self._store: dict[str, Any] = {}
+        if driver.tracker:
+            self._store = {
+                "tracking_uri": driver.tracker.uri,
+                "experiment_id": driver.tracker.experiment_id,
+            }
+
+    @property
+    def workers(self) -> int:
+        return int(getattr(self.stream, "workers", 1))
+
+    @property
+    def units_in_flight(self) -> int:
+        return len(self.stream)
+
+    def add(self, job: Job) -> None:
+        d = self.driver
+        if d.tracker:
+            d._adopt_finished([job], quiet=True)
+            d._open_job_runs([job]).join()
+        todo = [u for u in job.units if u not in job.done]
+        if not todo:
+            d.job_done(job)
+            self._ready.append(job)
+            return
+        self._jobs[id(job)] = job
+        self._left[id(job)] = set(todo)
+        for unit in todo:
+            self._idx += 1
+            overrides = job.unit_overrides(d.sweep_id, unit, self._store)
+            self.stream.submit((id(job), unit), self._idx, overrides)
+
+    def wait(self) -> list[Job]:
+        """Block until a unit ends; return the jobs that are now complete (maybe none)."""
+        if self._ready:
+            ready, self._ready = self._ready, []
+            return ready
+        complete = []
+        for (key, unit), ret in self.stream.wait():
+            job = self._jobs[key]
+            self.driver._collect_one(job, unit, ret)
+            left = self._left[key]
+            left.discard(unit)
+            if not left:
+                del self._left[key], self._jobs[key]
+                self.driver.job_done(job)
+                complete.append(job)
+        return complete
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 _ROW_KEYS = {

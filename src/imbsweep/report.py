@@ -52,8 +52,11 @@ MAX_RELIABILITY_RUNS = 400
 MAX_RELIABILITY_PANELS = 12
 
 
-def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.DataFrame:
-    """Finished, non-skipped unit runs of a sweep as one row each (metrics + identifying tags).
+def seed_rows(
+    sweep_id: str, experiment_ids: list[str] | None = None, job_id: str | None = None
+) -> pd.DataFrame:
+    """Finished, non-skipped unit runs of a sweep (or of its job run ``job_id``) as one row
+    each (metrics + identifying tags).
 
     ``fold`` is the unit's fold under ``split.protocol=kfold`` (NaN for holdout units);
     :func:`imbsweep.pooling.repeat_rows` turns a repeat's folds into one row.
@@ -64,6 +67,8 @@ def seed_rows(sweep_id: str, experiment_ids: list[str] | None = None) -> pd.Data
         f"tags.{tracking.TAG_SWEEP} = '{sweep_id}' and "
         f"tags.{tracking.TAG_LEVEL} = 'seed' and attributes.status = 'FINISHED'"
     )
+    if job_id:
+        filt += f" and tags.mlflow.parentRunId = '{job_id}'"
     runs = mlflow.search_runs(
         experiment_ids=experiment_ids,
         filter_string=filt,

@@ -55,13 +55,35 @@ class JobResult:
     run_id: str | None = None
 
     def objective(self, metric: str, statistic: str, split: str) -> float:
-        key = f"val_{metric}" if split == "validation" else metric
-        vals = np.array([m[key] for m in self.metrics if key in m], dtype=float)
-        if vals.size == 0:
-            return math.nan
-        if statistic == "mean_minus_std":
-            return float(vals.mean() - sample_std(vals))  # ddof=1, as every table
-        return float(vals.mean())
+        return objective_value(self.metrics, metric, statistic, split)
+
+
+def objective_value(
+    metrics: list[dict[str, float]], metric: str, statistic: str, split: str
+) -> float:
+    """One objective from a job's per-seed (k-fold: per-repeat) metrics; NaN if none has it."""
+    key = f"val_{metric}" if split == "validation" else metric
+    vals = np.array([m[key] for m in metrics if key in m], dtype=float)
+    if vals.size == 0:
+        return math.nan
+    if statistic == "mean_minus_std":
+        return float(vals.mean() - sample_std(vals))  # ddof=1, as every table
+    return float(vals.mean())
+
+
+def objectives(
+    cfg: dict, metrics: list[dict[str, float]]
+) -> tuple[float | list[float], dict[str, float]]:
+    """What a sweeper optimises for a job (``cfg.objective``, on validation rows when the split
+    has them), and the same as metrics to log on the job run."""
+    obj = cfg["objective"]
+    split = "validation" if cfg["split"]["validation_size"] > 0 else "test"
+    if isinstance(obj["metric"], list):
+        # A multi-objective study: one value per metric, in the sweeper's direction order.
+        value = [objective_value(metrics, m, obj["statistic"], split) for m in obj["metric"]]
+        return value, {f"objective.{m}": v for m, v in zip(obj["metric"], value, strict=True)}
+    value = objective_value(metrics, obj["metric"], obj["statistic"], split)
+    return value, {"objective": value}
 
 
 # Config keys that say how a run is bookkept, not what it computes: never logged as params.
@@ -222,7 +244,7 @@ def run_job(
     return result
 
 
-_UNIT_KEYS = ("seed", "fold", "job_id", "n_folds")
+UNIT_KEYS = _UNIT_KEYS = ("seed", "fold", "job_id", "n_folds")
 
 
 def unit_frame(unit_metrics: list[dict[str, Any]], split: dict) -> Any:

@@ -15,8 +15,11 @@ imbsweep needs:
 * the hooks own the study's MLflow sweep run (:class:`imbsweep.driver.SweepDriver`): opened when
   the study starts (a stopped study's run is resumed with it), handed to every job, and closed
   with the table at the end, or FAILED with the error if the study stops.
-* the final jobs run as units (one seed each) through the sweep driver, so running the same
-  command again after a crash reuses the final units that finished.
+* every trial is a job of the sweep driver whose units (seeds, or folds of repeats) run on the
+  launcher like a grid sweep's (:class:`UnitTrials`): one check per job, one aggregation (the
+  job run's, from MLflow), and a trial is asked whenever a worker would otherwise idle, so a slow
+  trial holds back no other. Trials a killed driver left unfinished are asked again with the
+  same params, so their finished units are reused; so are the final jobs' units.
 """
 
 from __future__ import annotations
@@ -64,8 +67,15 @@ class TuningHooks(SweeperHooks):
         self.finalize_enabled = bool(finalize)
         self.final_overrides = list(final_overrides or [])
         self.driver: Any = None  # imbsweep.driver.SweepDriver, once the study is open
+        self.runner: UnitTrials | None = None  # the study's trials, once they run
 
     def check_space(self, names: Sequence[str]) -> None:
+        if not names:
+            raise _error(
+                "nothing to tune: no search space (a method preset declares one as "
+                "`search_space:`, e.g. conf/method/brf.yaml; naive has none), and no "
+                "'key=interval(...)' on the command line"
+            )
         if any(n.lstrip("+") == "seeds" for n in names):
             raise _error(
                 "seeds: not a tunable parameter; every trial uses the same seed list. Give a "
@@ -93,6 +103,27 @@ class TuningHooks(SweeperHooks):
             key = hashlib.sha256(text.encode()).hexdigest()[:20]
         if self.driver.open_run(key):
             log.info("resuming the study's sweep run %s", self.driver.sweep_id)
+
+    def trial_runner(self, sweeper: Any) -> Any:
+        """Trials as units of the sweep driver (None for other apps: a trial is a job)."""
+        if self.driver is None:
+            return None
+        from hydra_plugins.imbsweep_plugins.job_stream import open_stream
+
+        # Kept for the final jobs: one stream, one set of workers, from first trial to table.
+        self.runner = UnitTrials(sweeper, self.driver.pool(open_stream(sweeper.launcher)))
+        return self.runner
+
+    def stale_trials(self, sweeper: Any, study: Any, numbers: Sequence[int]) -> None:
+        """Ask a killed driver's unfinished trials again: their finished units are reused."""
+        if self.driver is None:
+            return
+        for number in numbers:
+            trial = study.trials[number]
+            if trial.params:
+                # Not skip_if_exists: it counts the failed trial itself as the same params.
+                study.enqueue_trial(trial.params, user_attrs={"retry_of": number})
+                log.info("trial %s of a stopped driver asked again: %s", number, trial.params)
 
     def job_overrides(self, stage: str) -> list[str]:
         out = [f"{self.stage_key}={stage}"] if self.stage_key else []
@@ -167,8 +198,11 @@ class TuningHooks(SweeperHooks):
             cfg = sweeper.hydra_context.config_loader.load_sweep_config(sweeper.config, overrides)
             return _plain(cfg)
 
-        planned = driver.plan(jobs, compose)
-        self.driver.run(planned, sweeper.launch, close=False)
+        planned = driver.plan(jobs, compose)  # the one check of each final job
+        if self.runner is not None:
+            self.driver.run_pool(planned, self.runner.pool)
+        else:
+            self.driver.run(planned, sweeper.launch, close=False)
         final: dict[str, Any] = {}
         for label, job in zip(labels, planned, strict=True):
             final[label] = {
@@ -212,13 +246,93 @@ class TuningHooks(SweeperHooks):
 
     def sweep_end(self, sweeper: Any) -> None:
         """The table (final rows, else the trials), optimization_results.yaml, the run closed."""
+        self._close_runner()
         if self.driver is not None and self.driver.close():
             raise SystemExit(1)
 
+    def _close_runner(self) -> None:
+        if self.runner is not None:
+            self.runner.pool.close()
+            self.runner = None
+
     def on_abort(self, sweeper: Any, exc: BaseException) -> None:
         """Close the study's sweep run FAILED, with the error, so nothing stays RUNNING."""
+        self._close_runner()
         if self.driver is not None and self.driver.sweep_id:
             self.driver.close(error=f"{type(exc).__name__}: {exc}")
+
+
+class UnitTrials:
+    """A study's trials as jobs of the sweep driver, their units on the launcher's stream.
+
+    ``wants_trial``: room for one more when no more units wait than workers can start, so a
+    worker finishing a unit always finds another one (of this trial or the next).
+    """
+
+    def __init__(self, sweeper: Any, pool: Any) -> None:
+        self.sweeper = sweeper
+        self.pool = pool
+        self._numbers: dict[int, int] = {}  # id(job) -> trial number
+        self._failed: list[tuple[int, Any]] = []
+
+    def wants_trial(self) -> bool:
+        if not getattr(self.pool.stream, "streams", True):  # a batch launcher: n_jobs trials
+            return len(self._numbers) < self.sweeper.n_jobs
+        return self.pool.units_in_flight <= self.pool.workers
+
+    def _compose(self, overrides: list[str]) -> dict:
+        from imbsweep import unit_compose
+
+        sw = self.sweeper
+        cfg = unit_compose.load_sweep_config(sw.hydra_context.config_loader, sw.config, overrides)
+        return _plain(cfg)
+
+    def submit(self, trial: Any, overrides: list[str]) -> None:
+        from hydra.core.utils import JobReturn, JobStatus
+
+        from imbsweep import driver
+        from imbsweep.errors import InputError
+
+        # The driver hands each unit its sweep run; the trial's own are dropped.
+        overrides = [o for o in overrides if not o.startswith("unit.")]
+        try:
+            (job,) = driver.plan([overrides], self._compose)  # the one check of this job
+        except InputError as exc:
+            ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=exc)
+            self._failed.append((trial.number, ret))
+            return
+        job.tags = {"optuna_trial": str(trial.number)}
+        job.report_failures = False
+        self._numbers[id(job)] = trial.number
+        self.pool.add(job)
+
+    def wait(self) -> list[tuple[int, Any]]:
+        from hydra.core.utils import JobReturn, JobStatus
+
+        from imbsweep.runner import objectives
+
+        if self._failed:
+            out, self._failed = self._failed, []
+            return out
+        out = []
+        for job in self.pool.wait():
+            number = self._numbers.pop(id(job))
+            if job.errors:
+                error = RuntimeError(f"{len(job.errors)} unit(s) failed, first: {job.errors[0]}")
+                out.append(
+                    (number, JobReturn(job.overrides, status=JobStatus.FAILED, _return_value=error))
+                )
+                continue
+            value, logged = objectives(job.cfg, job.metrics)
+            tracker = self.pool.driver.tracker
+            if tracker is not None:  # what the study optimises, on the trial's job run
+                tracker.log_metrics(job.run_id, logged)
+            ret = JobReturn(job.overrides, status=JobStatus.COMPLETED, _return_value=value)
+            out.append((number, ret))
+        return out
+
+    def close(self) -> None:
+        """Nothing: the hooks keep the pool for the final jobs and close it at the end."""
 
 
 def _plain(cfg: Any) -> dict:

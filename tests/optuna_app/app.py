@@ -7,6 +7,7 @@ import os
 import time
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 
@@ -14,11 +15,13 @@ from omegaconf import DictConfig
 def main(cfg: DictConfig) -> float:
     """Return ``|x - 1|^p + |y + 2|^p`` (p from ``shape``), failing or returning nan on request."""
     start = time.time()
-    if cfg.sleep:
-        time.sleep(cfg.sleep)
+    num = HydraConfig.get().job.num
+    pause = cfg.first_sleep if cfg.first_sleep and num == 0 else cfg.sleep
+    if pause:
+        time.sleep(pause)
     x, y = float(cfg.x), float(cfg.y)
     if cfg.record:
-        entry = {"stage": cfg.stage, "x": x, "y": y, "pid": os.getpid()}
+        entry = {"stage": cfg.stage, "x": x, "y": y, "pid": os.getpid(), "num": num}
         entry.update(start=start, end=time.time())
         with open(cfg.record, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry) + "\n")

@@ -367,6 +367,21 @@ class DaskLauncher(Launcher):
         shared.release()
         return results  # type: ignore[return-value]
 
+    def stream(self) -> Any:
+        """Jobs one at a time, each started as soon as a worker is free
+        (:mod:`hydra_plugins.imbsweep_plugins.job_stream`)."""
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        workers = self.n_workers or usable_cores()
+        if self._in_process(2, workers):
+            return _InProcessStream(self)
+        for started in (self._starting, self._warming):
+            if started is not None:
+                started.join()
+        self._starting = self._warming = None
+        return _DaskStream(self, self._connect(workers), workers)
+
     def _connect(self, workers: int) -> Any:
         if self._client is not None:
             return self._client
@@ -483,6 +498,106 @@ def external_security(tls: dict) -> Any:
 
     given = {k: v for k, v in tls.items() if v}
     return Security(**given, require_encryption=True) if given else Security()
+
+
+class _InProcessStream:
+    """One worker: each queued job runs in this process when waited on, oldest first."""
+
+    workers = 1
+
+    def __init__(self, launcher: "DaskLauncher") -> None:
+        from hydra.core.singleton import Singleton
+
+        self.launcher = launcher
+        self._state = Singleton.get_state()
+        self._queued: list[tuple[Any, int, list[str]]] = []
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    def submit(self, token: Any, idx: int, overrides: Sequence[str]) -> None:
+        self._queued.append((token, idx, list(overrides)))
+
+    def wait(self) -> list[tuple[Any, JobReturn]]:
+        if not self._queued:
+            return []
+        token, idx, ov = self._queued.pop(0)
+        la = self.launcher
+        return [
+            (token, _run_one(idx, ov, la.hydra_context, la.config, la.task_function, self._state))
+        ]
+
+    def close(self) -> None:
+        self._queued.clear()
+
+
+class _DaskStream:
+    """Each job a Dask task as it is submitted, earlier ones first; results as they finish."""
+
+    def __init__(self, launcher: "DaskLauncher", client: Any, workers: int) -> None:
+        import cloudpickle
+        from distributed import as_completed
+        from hydra.core.singleton import Singleton
+
+        self.workers = workers
+        self._client = client
+        self._limits = launcher._limits()
+        self._batch = uuid.uuid4().hex[:8]
+        state = Singleton.get_state()
+        # As in _launch_dask: a task, so Dask recomputes it if the workers holding it die;
+        # bytes, which each unit unpickles for itself (see _run_shared).
+        self._shared = client.submit(
+            _keep,
+            cloudpickle.dumps(
+                (launcher.hydra_context, launcher.config, launcher.task_function, state)
+            ),
+            key=f"shared-{self._batch}",
+            pure=False,
+        )
+        self._done = as_completed()
+        self._futures: dict[Any, tuple[Any, list[str]]] = {}
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._futures)
+
+    def submit(self, token: Any, idx: int, overrides: Sequence[str]) -> None:
+        self._seq += 1
+        key = f"job-{self._batch}-{idx}-{self._seq}"
+        fut = self._client.submit(
+            _run_shared,
+            idx,
+            list(overrides),
+            self._shared,
+            key,
+            self._limits,
+            key=key,
+            priority=-self._seq,  # first submitted, first run
+            pure=False,
+        )
+        self._futures[fut] = (token, list(overrides))
+        self._done.add(fut)
+
+    def wait(self) -> list[tuple[Any, JobReturn]]:
+        if not self._futures:
+            return []
+        out = []
+        first = next(self._done)
+        for fut in [first, *self._done.next_batch(block=False)]:
+            token, ov = self._futures.pop(fut)
+            try:
+                ret = fut.result()
+            except Exception as exc:  # the job could not run or its result not come back
+                ret = JobReturn(overrides=ov, status=JobStatus.FAILED, _return_value=exc)
+            fut.release()  # gathered: a worker that dies now cannot make Dask run it again
+            out.append((token, ret))
+        return out
+
+    def close(self) -> None:
+        for fut in list(self._futures):
+            fut.cancel()
+        self._futures.clear()
+        self._shared.release()
 
 
 def _pin_process(core: int) -> None:

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import socket
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -344,12 +345,14 @@ class OptunaSweeperImpl(Sweeper):
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        prepare = getattr(self.launcher, "prepare", None)
+        if prepare is not None and self.n_trials > 1:  # workers start while the study opens
+            prepare(self.n_trials)
 
         storage, shown_url = self._open_storage()
         study = self._open_study(storage, space, grid)
         grace = self.grace_period or 2 * self.heartbeat_interval
-        if storage is not None:
-            fail_stale_trials(study, storage, grace)
+        stale = fail_stale_trials(study, storage, grace) if storage is not None else []
 
         n_target = self.n_trials
         if grid:
@@ -371,41 +374,50 @@ class OptunaSweeperImpl(Sweeper):
             )
 
         self.hooks.study_start(self, study)
+        if stale:
+            self.hooks.stale_trials(self, study, stale)
+        runner = self.hooks.trial_runner(self) or _JobTrials(self)
         heartbeat = Heartbeat(storage, self.heartbeat_interval)
         pending: dict[int, Any] = {}
-        launched = 0
+        asked = 0
+        window: list[tuple[int, str | None]] = []  # told since the last failure-rate check
+        checked = time.monotonic()
         try:
-            while launched < planned:
-                if storage is not None:
-                    fail_stale_trials(study, storage, grace)
-                size = min(self.n_jobs, planned - launched)
-                batch, overrides = self._ask_batch(study, space, size, heartbeat, pending, extend)
-                launched += size
-                self.validate_batch_is_legal(overrides)
-                results = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
-                self._job_idx = max(self._job_idx, batch[-1].number + 1)
-                failures: list[tuple[int, str]] = []
-                for trial, result in zip(batch, results, strict=True):
+            while asked < planned or pending:
+                # A trial whenever the runner has room (no barrier: one that ends frees room)
+                while asked < planned and (not pending or runner.wants_trial()):
+                    trial, overrides = self._ask_one(study, space, heartbeat, pending, extend)
+                    asked += 1
+                    runner.submit(trial, overrides)
+                    self._job_idx = max(self._job_idx, trial.number + 1)
+                for number, result in runner.wait():
+                    trial = pending.pop(number)
                     frozen, error = self._tell(study, trial, result)
-                    pending.pop(trial.number, None)
                     heartbeat.discard(trial._trial_id)
-                    if error is not None:
-                        failures.append((trial.number, error))
+                    window.append((number, error))
                     self._log_progress(study, frozen, error, n_target)
-                if len(failures) / len(batch) > self.max_failure_rate:
-                    self._write_results(study, shown_url, sweep_dir, space, None, aborted=True)
-                    number, error = failures[-1]
-                    raise OptunaSweeperError(
-                        f"{len(failures)} of {len(batch)} trials of the batch failed (failure "
-                        f"rate {len(failures) / len(batch):.2f} > max_failure_rate "
-                        f"{self.max_failure_rate}); last failure, trial {number}: {error}. "
-                        f"Failed trials are FAIL in study '{study.study_name}' with user attr "
-                        f"'{ERROR_ATTR}'; with a storage and study_name, re-running resumes."
-                    )
+                if window and (len(window) >= self.n_jobs or (asked >= planned and not pending)):
+                    failures = [(n, e) for n, e in window if e is not None]
+                    if len(failures) / len(window) > self.max_failure_rate:
+                        self._abort_pending(study, pending, heartbeat, RuntimeError("aborted"))
+                        self._write_results(study, shown_url, sweep_dir, space, None, aborted=True)
+                        number, error = failures[-1]
+                        raise OptunaSweeperError(
+                            f"{len(failures)} of {len(window)} trials of the batch failed "
+                            f"(failure rate {len(failures) / len(window):.2f} > max_failure_rate "
+                            f"{self.max_failure_rate}); last failure, trial {number}: {error}. "
+                            f"Failed trials are FAIL in study '{study.study_name}' with user attr "
+                            f"'{ERROR_ATTR}'; with a storage and study_name, re-running resumes."
+                        )
+                    window = []
+                if storage is not None and time.monotonic() - checked > self.heartbeat_interval:
+                    fail_stale_trials(study, storage, grace)  # of other drivers on this study
+                    checked = time.monotonic()
         finally:
             if pending:
                 self._abort_pending(study, pending, heartbeat, RuntimeError("driver stopped"))
             heartbeat.close()
+            runner.close()
 
         final = self._finalize(study, space)
         self._write_results(study, shown_url, sweep_dir, space, final)
@@ -422,48 +434,40 @@ class OptunaSweeperImpl(Sweeper):
                 f"it ({exc}); give the dotpath of a function f(config, trial)"
             ) from None
 
-    def _ask_batch(
+    def _ask_one(
         self,
         study: optuna.Study,
         space: SearchSpace,
-        size: int,
         heartbeat: Heartbeat,
         pending: dict[int, Any],
         extend: Callable[[DictConfig, Any], None] | None,
-    ) -> tuple[list[Any], list[list[str]]]:
-        """Ask ``size`` trials and record their overrides, fixed values and first heartbeat."""
-        batch: list[Any] = []
-        overrides: list[list[str]] = []
+    ) -> tuple[Any, list[str]]:
+        """Ask one trial and record its overrides, fixed values and first heartbeat."""
         driver = f"{socket.gethostname()}:{os.getpid()}"
-        distributions = space.distributions()
-        fixed = space.fixed_values()
-        for _ in range(size):
-            with warnings.catch_warnings():
-                # Optuna warns that heartbeats are meant for optimize(): we beat ourselves
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask(distributions)
-            pending[trial.number] = trial
-            # Trial._trial_id is the storage id the heartbeat table is keyed by
-            heartbeat.add(trial._trial_id)
-            if heartbeat._storage is not None:
-                trial.set_user_attr(DRIVER_ATTR, driver)
-            for name, value in fixed.items():
-                # where the official plugin keeps fixed values: user attrs, not params
-                trial.set_user_attr(name, value)
-            if extend is not None:
-                assert self.config is not None
-                extend(self.config, trial)
-                overlap = {n.lstrip("+") for n in trial.params} & set(space.fixed)
-                if overlap:
-                    raise OptunaSweeperError(
-                        f"custom_search_space suggested {sorted(overlap)}, which the command "
-                        "line or params fix; drop one of them"
-                    )
-            job_overrides = _dedupe(space.render(trial.params) + self.hooks.job_overrides("trial"))
-            trial.set_user_attr(OVERRIDES_ATTR, job_overrides)
-            batch.append(trial)
-            overrides.append(job_overrides)
-        return batch, overrides
+        with warnings.catch_warnings():
+            # Optuna warns that heartbeats are meant for optimize(): we beat ourselves
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            trial = study.ask(space.distributions())
+        pending[trial.number] = trial
+        # Trial._trial_id is the storage id the heartbeat table is keyed by
+        heartbeat.add(trial._trial_id)
+        if heartbeat._storage is not None:
+            trial.set_user_attr(DRIVER_ATTR, driver)
+        for name, value in space.fixed_values().items():
+            # where the official plugin keeps fixed values: user attrs, not params
+            trial.set_user_attr(name, value)
+        if extend is not None:
+            assert self.config is not None
+            extend(self.config, trial)
+            overlap = {n.lstrip("+") for n in trial.params} & set(space.fixed)
+            if overlap:
+                raise OptunaSweeperError(
+                    f"custom_search_space suggested {sorted(overlap)}, which the command "
+                    "line or params fix; drop one of them"
+                )
+        job_overrides = _dedupe(space.render(trial.params) + self.hooks.job_overrides("trial"))
+        trial.set_user_attr(OVERRIDES_ATTR, job_overrides)
+        return trial, job_overrides
 
     def _abort_pending(
         self, study: optuna.Study, pending: dict[int, Any], heartbeat: Heartbeat, exc: BaseException
@@ -598,6 +602,33 @@ class OptunaSweeperImpl(Sweeper):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+class _JobTrials:
+    """Each trial one job of the launcher, at most ``n_jobs`` at once.
+
+    On a launcher that streams (``hydra/launcher=dask``) a trial starts as soon as one ends; on
+    any other the ``n_jobs`` queued trials run as one batch (the official plugin's way).
+    """
+
+    def __init__(self, sweeper: "OptunaSweeperImpl") -> None:
+        from hydra_plugins.imbsweep_plugins.job_stream import open_stream
+
+        self.sweeper = sweeper
+        self.stream = open_stream(sweeper.launcher)
+
+    def wants_trial(self) -> bool:
+        return len(self.stream) < self.sweeper.n_jobs
+
+    def submit(self, trial: Any, overrides: list[str]) -> None:
+        self.sweeper.validate_batch_is_legal([overrides])
+        self.stream.submit(trial.number, trial.number, overrides)
+
+    def wait(self) -> list[tuple[int, Any]]:
+        return self.stream.wait()
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 def _count(study: optuna.Study, state: TrialState) -> int:

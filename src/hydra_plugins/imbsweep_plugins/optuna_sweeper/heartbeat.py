@@ -59,8 +59,8 @@ class Heartbeat:
             self._thread.join(timeout=5)
 
 
-def fail_stale_trials(study: Any, storage: Any, grace_seconds: int) -> None:
-    """Fail RUNNING trials whose driver is gone.
+def fail_stale_trials(study: Any, storage: Any, grace_seconds: int) -> list[int]:
+    """Fail RUNNING trials whose driver is gone; return their numbers.
 
     Trials of our driver carry heartbeats: Optuna's ``fail_stale_trials`` judges them. Trials
     created by other ask/tell code never beat, so they are failed once older than the grace
@@ -71,7 +71,7 @@ def fail_stale_trials(study: Any, storage: Any, grace_seconds: int) -> None:
 
     running = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
     if not running:
-        return
+        return []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
@@ -79,9 +79,11 @@ def fail_stale_trials(study: Any, storage: Any, grace_seconds: int) -> None:
     now = datetime.now()
     study_id = study._study_id
     now_failed = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    failed = []
     for number, trial in running.items():
         if number in now_failed:
             log.warning("failed stale trial %s: its driver's heartbeat stopped", number)
+            failed.append(number)
             continue
         if DRIVER_ATTR in trial.user_attrs or trial.datetime_start is None:
             continue
@@ -95,6 +97,7 @@ def fail_stale_trials(study: Any, storage: Any, grace_seconds: int) -> None:
                 f"stale: RUNNING with no heartbeat since {trial.datetime_start:%Y-%m-%d %H:%M:%S}",
             )
             storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+            failed.append(number)
             log.warning(
                 "failed stale trial %s: RUNNING with no heartbeat since %s",
                 number,
@@ -102,3 +105,4 @@ def fail_stale_trials(study: Any, storage: Any, grace_seconds: int) -> None:
             )
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # another process finished it meanwhile
+    return failed

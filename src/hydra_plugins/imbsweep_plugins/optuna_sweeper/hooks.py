@@ -19,6 +19,11 @@ keys of that node are passed to its constructor). The sweeper calls, in this ord
     ``default`` is the overrides of the app's defaults (the fixed ones only). It may launch
     jobs with ``sweeper.launch(batch)``; what it returns (a mapping, or None) is saved under
     ``final`` in optimization_results.yaml.
+``trial_runner(sweeper)``
+    once, before the first trial: an object that runs trials its own way (see
+    :class:`TrialRunner`), or None: each trial is one job of the launcher.
+``stale_trials(sweeper, study, numbers)``
+    with the trials a dead driver left RUNNING, just failed (e.g. to ask their params again).
 ``sweep_end(sweeper)``
     last, after optimization_results.yaml is written (not after an abort).
 ``on_abort(sweeper, exc)``
@@ -58,11 +63,38 @@ class SweeperHooks:
         """Run anything after the study; the result is saved under ``final``."""
         return None
 
+    def trial_runner(self, sweeper: Any) -> Any:
+        """A :class:`TrialRunner`, or None: each trial is one job of the launcher."""
+        return None
+
+    def stale_trials(self, sweeper: Any, study: Any, numbers: Sequence[int]) -> None:
+        """Trials a dead driver left RUNNING, failed just now."""
+
     def sweep_end(self, sweeper: Any) -> None:
         """Called last, after the results file is written."""
 
     def on_abort(self, sweeper: Any, exc: BaseException) -> None:
         """Clean up after a sweep that stops on ``exc`` (which is raised afterwards)."""
+
+
+class TrialRunner:
+    """Runs a study's trials: the sweeper asks a trial whenever ``wants_trial()`` says so.
+
+    ``submit(trial, overrides)`` starts one; ``wait()`` blocks until something ends and returns
+    ``[(trial number, JobReturn), ...]`` for the trials now finished (maybe none); ``close()``.
+    """
+
+    def wants_trial(self) -> bool:
+        raise NotImplementedError
+
+    def submit(self, trial: Any, overrides: list[str]) -> None:
+        raise NotImplementedError
+
+    def wait(self) -> list[tuple[int, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop what still runs."""
 
 
 def dedupe_overrides(overrides: Sequence[str]) -> list[str]:
