@@ -114,8 +114,8 @@ def test_help_and_readme_list_every_space() -> None:
     lines = search_space_lines()
     assert len(lines) == len(PRESETS)
     helptext = (ROOT / "conf" / "hydra" / "help" / "imbsweep.yaml").read_text()
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "tuning.md").read_text()
     for line in lines:
         assert line in helptext, f"imbsweep --help lacks: {line}"
         name, space = re.split(r"\s+", line.strip(), maxsplit=1)
-        assert f"| `{name}` | {space} |" in readme, f"README lacks the row of {name}"
+        assert f"| `{name}` | {space} |" in readme, f"docs/tuning.md lacks the row of {name}"

@@ -202,7 +202,7 @@ OmegaConf.register_new_resolver("method_space", method_space, replace=True)
 
 def search_space_lines() -> list[str]:
     """One line per method preset: its name and search space, as ``imbsweep --help`` lists
-    them (tests/test_search_spaces.py checks the help text and the README against these)."""
+    them (tests/test_search_spaces.py checks the help text and docs/tuning.md against these)."""
     lines = []
     for path in sorted((CONF_DIR / "method").glob("*.yaml")):
         space = OmegaConf.to_container(OmegaConf.load(path)).get("search_space") or {}
