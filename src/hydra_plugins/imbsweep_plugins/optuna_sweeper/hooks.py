@@ -31,7 +31,7 @@ keys of that node are passed to its constructor). The sweeper calls, in this ord
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 
 class SweeperHooks:
@@ -77,21 +77,18 @@ class SweeperHooks:
         """Clean up after a sweep that stops on ``exc`` (which is raised afterwards)."""
 
 
-class TrialRunner:
+class TrialRunner(Protocol):
     """Runs a study's trials: the sweeper asks a trial whenever ``wants_trial()`` says so.
 
     ``submit(trial, overrides)`` starts one; ``wait()`` blocks until something ends and returns
     ``[(trial number, JobReturn), ...]`` for the trials now finished (maybe none); ``close()``.
     """
 
-    def wants_trial(self) -> bool:
-        raise NotImplementedError
+    def wants_trial(self) -> bool: ...
 
-    def submit(self, trial: Any, overrides: list[str]) -> None:
-        raise NotImplementedError
+    def submit(self, trial: Any, overrides: list[str]) -> None: ...
 
-    def wait(self) -> list[tuple[int, Any]]:
-        raise NotImplementedError
+    def wait(self) -> list[tuple[int, Any]]: ...
 
     def close(self) -> None:
         """Stop what still runs."""
