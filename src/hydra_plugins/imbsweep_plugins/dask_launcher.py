@@ -181,6 +181,18 @@ def _keep(payload: bytes) -> bytes:
     return payload
 
 
+def _submit_shared(client: Any, launcher: "DaskLauncher", state: Any, batch: str) -> Any:
+    """What every unit needs (~100 KB) as a task of bytes (see :func:`_run_shared`).
+
+    A task rather than scattered data: when the workers holding it die, Dask computes it again
+    instead of cancelling every unit.
+    """
+    import cloudpickle
+
+    payload = (launcher.hydra_context, launcher.config, launcher.task_function, state)
+    return client.submit(_keep, cloudpickle.dumps(payload), key=f"shared-{batch}", pure=False)
+
+
 class DaskLauncher(Launcher):
     def __init__(
         self,
@@ -319,18 +331,10 @@ class DaskLauncher(Launcher):
                 started.join()
         self._starting = self._warming = None
         client = self._connect(min(workers, len(job_overrides)))
-        import cloudpickle
 
         limits = self._limits()
         batch = uuid.uuid4().hex[:8]
-        # What every unit needs (~100 KB), as a task rather than scattered data: when the
-        # workers holding it die, Dask computes it again instead of cancelling every unit.
-        shared = client.submit(
-            _keep,
-            cloudpickle.dumps((self.hydra_context, self.config, self.task_function, state)),
-            key=f"shared-{batch}",
-            pure=False,
-        )
+        shared = _submit_shared(client, self, state, batch)
         n = len(job_overrides)
         futures = {}
         for i, ov in enumerate(job_overrides):
@@ -535,7 +539,6 @@ class _DaskStream:
     """Each job a Dask task as it is submitted, earlier ones first; results as they finish."""
 
     def __init__(self, launcher: "DaskLauncher", client: Any, workers: int) -> None:
-        import cloudpickle
         from distributed import as_completed
         from hydra.core.singleton import Singleton
 
@@ -544,16 +547,7 @@ class _DaskStream:
         self._limits = launcher._limits()
         self._batch = uuid.uuid4().hex[:8]
         state = Singleton.get_state()
-        # As in _launch_dask: a task, so Dask recomputes it if the workers holding it die;
-        # bytes, which each unit unpickles for itself (see _run_shared).
-        self._shared = client.submit(
-            _keep,
-            cloudpickle.dumps(
-                (launcher.hydra_context, launcher.config, launcher.task_function, state)
-            ),
-            key=f"shared-{self._batch}",
-            pure=False,
-        )
+        self._shared = _submit_shared(client, launcher, state, self._batch)
         self._done = as_completed()
         self._futures: dict[Any, tuple[Any, list[str]]] = {}
         self._seq = 0
