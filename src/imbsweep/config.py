@@ -92,6 +92,11 @@ class SplitConf:
     drop_duplicates: bool = False
     # > 0: a share of rows a study never sees; the final table's test rows come from it.
     holdout: float = 0.0
+    # >= 2: nested k-fold (sweeps/benchmark_tuned.yaml). A trial (stage=trial) of the study of
+    # outer fold ``outer_fold`` runs ``inner_folds`` stratified folds of that outer fold's
+    # training rows only; the default and tuned jobs run the outer folds (``folds``).
+    inner_folds: int = 0
+    outer_fold: Optional[int] = None  # noqa: UP045
 
 
 @dataclass
@@ -124,6 +129,11 @@ class ReportConf:
 class TuningConf:
     # Seeds of the final defaults-vs-best table of a tuning sweep (trials use `seeds`).
     final_seeds: Any = 10
+    # sweeps=benchmark_tuned: trials of each study (one per dataset x method x outer fold).
+    trials: int = 10
+    # The label of a job whose units run different settings (benchmark_tuned's tuned job:
+    # each outer fold its own study's best); null: the method's label.
+    label: Optional[str] = None  # noqa: UP045
 
 
 @dataclass
@@ -290,7 +300,9 @@ def check_config(cfg: dict) -> None:
             "each outer split's test rows are drawn from the held-out rows, a new draw per seed",
         )
     stage = cfg.get("stage")
-    if stage in ("trial", "best", "default") and sp.get("vary_with_seed") and not holdout:
+    nested = sp["protocol"] == "kfold" and (sp.get("inner_folds") or 0) >= 2
+    vary = sp.get("vary_with_seed")
+    if stage in ("trial", "best", "default") and vary and not holdout and not nested:
         raise ConfigError(
             "split.vary_with_seed",
             True,
@@ -299,7 +311,7 @@ def check_config(cfg: dict) -> None:
             "of other seeds' splits, so the tuned settings would have seen the final table's "
             "test rows",
         )
-    if cfg.get("stage") == "trial" and float(sp["validation_size"]) <= 0:
+    if cfg.get("stage") == "trial" and float(sp["validation_size"]) <= 0 and not nested:
         raise ConfigError(
             "split.validation_size",
             sp["validation_size"],
@@ -350,6 +362,28 @@ def check_protocol(sp: dict, stage: str | None) -> None:
     folds = sp.get("folds", 5)
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ConfigError("split.folds", folds, "an int >= 2, e.g. split.folds=5")
+    inner = sp.get("inner_folds", 0) or 0
+    if isinstance(inner, bool) or not isinstance(inner, int) or inner == 1 or inner < 0:
+        raise ConfigError("split.inner_folds", inner, "0 (not nested) or an int >= 2")
+    nested = inner >= 2
+    if nested and protocol != "kfold":
+        raise ConfigError(
+            "split.inner_folds", inner, "0 with split.protocol=holdout", "nested k-fold only"
+        )
+    outer = sp.get("outer_fold")
+    if outer is not None and not nested:
+        raise ConfigError("split.outer_fold", outer, "null without split.inner_folds >= 2")
+    if nested and stage == "trial" and outer is None:
+        raise ConfigError(
+            "split.outer_fold",
+            None,
+            "the outer fold whose training rows a trial tunes on",
+            "a nested trial never sees its outer fold's test rows",
+        )
+    if stage == "tuned" and not nested:
+        raise ConfigError(
+            "stage", stage, "run, trial, best or default", "tuned is benchmark_tuned's (nested)"
+        )
     if protocol != "kfold":
         return
     if not sp.get("vary_with_seed", True):
@@ -366,11 +400,12 @@ def check_protocol(sp: dict, stage: str | None) -> None:
             "0 with split.protocol=kfold, or add split.protocol=holdout",
             "held-out rows are for the holdout protocol's tuning sweeps",
         )
-    if stage in ("trial", "best", "default"):
+    if stage in ("trial", "best", "default") and not nested:
         raise ConfigError(
             "split.protocol",
             protocol,
-            "holdout when tuning (sweeps/tune_*.yaml set it)",
+            "holdout when tuning (sweeps/tune_*.yaml set it), or nested k-fold "
+            "(split.inner_folds >= 2, sweeps/benchmark_tuned.yaml)",
             "a study's trials and final table use held-out outer rows (split.holdout)",
         )
 

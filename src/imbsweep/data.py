@@ -95,7 +95,12 @@ def split_dataset(
     if split_cfg["protocol"] == "kfold":
         if fold is None:
             raise ValueError("split.protocol=kfold: a unit needs its fold (unit.fold)")
-        folds = kfold_rows(ds, idx, split_cfg, seed)
+        if stage == TRIAL_STAGE and split_cfg.get("outer_fold") is not None:
+            # Nested: the trial's rows are its outer fold's training rows, nothing else.
+            idx = outer_training_rows(ds, idx, split_cfg, seed)
+            folds = _kfold(ds, idx, inner_fold_count(ds, idx, split_cfg), seed)
+        else:
+            folds = kfold_rows(ds, idx, split_cfg, seed)
         if not 0 <= fold < len(folds):
             raise ValueError(f"fold {fold} of {len(folds)}")
         test = folds[fold]
@@ -165,9 +170,33 @@ def kfold_rows(ds: Dataset, idx: np.ndarray, split_cfg: dict, seed: int) -> list
     Depends only on the data, the seed and the fold count, so every method of a sweep is tested
     on the same folds at a seed (the pairing of the paired comparisons).
     """
-    k = fold_count(ds, split_cfg)
+    return _kfold(ds, idx, fold_count(ds, split_cfg), seed)
+
+
+def _kfold(ds: Dataset, idx: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [np.sort(idx[test]) for _, test in skf.split(np.zeros(len(idx)), ds.y[idx])]
+
+
+def outer_training_rows(ds: Dataset, idx: np.ndarray, split_cfg: dict, seed: int) -> np.ndarray:
+    """Nested k-fold: the training rows of outer fold ``split.outer_fold`` of repeat ``seed``."""
+    folds = kfold_rows(ds, idx, split_cfg, seed)
+    outer = int(split_cfg["outer_fold"])
+    if not 0 <= outer < len(folds):
+        raise ConfigError("split.outer_fold", outer, f"a fold in 0..{len(folds) - 1}")
+    return np.sort(np.concatenate([f for i, f in enumerate(folds) if i != outer]))
+
+
+def inner_fold_count(ds: Dataset, rows: np.ndarray, split_cfg: dict) -> int:
+    """Inner folds of a nested trial on ``rows``: ``split.inner_folds``, fewer for a tiny
+    minority (one minority row per fold)."""
+    return max(2, min(int(split_cfg["inner_folds"]), int(ds.y[rows].sum())))
+
+
+def trial_fold_count(ds: Dataset, split_cfg: dict, seed: int) -> int:
+    """Folds of a nested trial's repeat ``seed`` (what the driver plans as its units)."""
+    idx = outer_training_rows(ds, _rows(ds, split_cfg), split_cfg, seed)
+    return inner_fold_count(ds, idx, split_cfg)
 
 
 def _rows(ds: Dataset, split_cfg: dict) -> np.ndarray:

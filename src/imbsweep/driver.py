@@ -33,6 +33,8 @@ log = logging.getLogger("imbsweep")
 
 # Keys that do not change a run's numbers: left out of its identity.
 NOT_IN_IDENTITY = ("tracking", "report", "tuning", "objective", "unit", "seeds", "stage", "resume")
+# split keys of nested k-fold (benchmark_tuned), in a job's identity only when nested.
+_NESTED_KEYS = ("inner_folds", "outer_fold")
 # A unit of a job: (seed, fold); fold is None under the holdout protocol (one unit per seed).
 Unit = tuple[int, "int | None"]
 # A driver on another machine counts as dead when its heartbeat is older than this.
@@ -63,6 +65,9 @@ class Job:
     # False for a study's trial: a failed unit fails the trial (the study records it), not the
     # sweep's exit code.
     report_failures: bool = True
+    # Overrides of single units, after the job's (benchmark_tuned's tuned job: each outer
+    # fold's own best settings); part of ``key`` when set.
+    unit_extra: dict[Unit, list[str]] = field(default_factory=dict)
 
     @property
     def stage(self) -> str:
@@ -84,11 +89,17 @@ class Job:
             "unit.job_run_id": self.run_id,
             **{f"unit.{k}": v for k, v in store.items()},
         }
-        return [*self.overrides, *(f"{k}={'null' if v is None else v}" for k, v in ctx.items())]
+        extra = self.unit_extra.get(unit, [])
+        ctx_ov = [f"{k}={'null' if v is None else v}" for k, v in ctx.items()]
+        return [*self.overrides, *extra, *ctx_ov]
 
 
 def job_key(cfg: dict, data_digest: str) -> str:
     relevant = {k: v for k, v in cfg.items() if k not in NOT_IN_IDENTITY}
+    split = relevant.get("split")
+    if isinstance(split, dict) and not split.get("inner_folds"):
+        # Not nested: the keys nested k-fold added leave earlier sweeps' identities unchanged.
+        relevant["split"] = {k: v for k, v in split.items() if k not in _NESTED_KEYS}
     method = relevant.get("method")
     if isinstance(method, dict) and "search_space" in method:  # what a study may search, not run
         relevant["method"] = {k: v for k, v in method.items() if k != "search_space"}
@@ -144,7 +155,7 @@ def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], 
     once with the jobs it affects, not once per job.
     """
     from imbsweep.config import check_config
-    from imbsweep.data import fold_count, load_dataset
+    from imbsweep.data import load_dataset
     from imbsweep.methods import check_method_data
 
     jobs: list[Job] = []
@@ -156,8 +167,7 @@ def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], 
             check_config(cfg)
             ds = load_dataset(cfg["dataset"])
             check_method_data(cfg["method"], ds)
-            kfold = cfg["split"]["protocol"] == "kfold"
-            folds = fold_count(ds, cfg["split"], warn=True) if kfold else 0
+            folds = unit_folds(cfg, ds)
         except ValueError as exc:  # ConfigError and the loaders' data errors
             errors.setdefault(str(exc), []).append(where)
             continue
@@ -165,7 +175,7 @@ def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], 
             Job(
                 overrides=list(ov),
                 cfg=cfg,
-                label=method_label(cfg["method"]),
+                label=run_label(cfg),
                 dataset=ds.name,
                 key=job_key(cfg, ds.digest()),
                 seeds=resolve_seeds(cfg["seeds"]),
@@ -180,6 +190,23 @@ def plan(job_overrides: Sequence[Sequence[str]], compose: Callable[[list[str]], 
             parts.append(msg + "\n  in sweep job(s): " + "\n                   ".join(shown))
         raise SweepInputError("\n\n".join(parts))
     return jobs
+
+
+def unit_folds(cfg: dict, ds: Any) -> int:
+    """Folds per seed of a job (0: one unit per seed, the holdout protocol)."""
+    from imbsweep.data import fold_count, trial_fold_count
+
+    sp = cfg["split"]
+    if sp["protocol"] != "kfold":
+        return 0
+    if cfg.get("stage") == "trial" and sp.get("outer_fold") is not None:
+        return trial_fold_count(ds, sp, resolve_seeds(cfg["seeds"])[0])
+    return fold_count(ds, sp, warn=True)
+
+
+def run_label(cfg: dict) -> str:
+    """``tuning.label`` when set (a job whose units differ in settings), else the method's."""
+    return (cfg.get("tuning") or {}).get("label") or method_label(cfg["method"])
 
 
 def unit_key(job: Job, unit: Unit) -> str:

@@ -395,11 +395,12 @@ def report(
     if predictions is None:
         predictions = load_predictions(rows)
     stopped = stopped_units.counts(rows, unfinished)
-    final = rows[rows["stage"].isin(["default", "best"])]
+    # benchmark_tuned's rows are default and tuned (each outer fold its own study's best).
+    final = rows[rows["stage"].isin(["default", "best", "tuned"])]
     note = ""
     if not final.empty:
         title += ": defaults vs tuned"
-        order = {"default": 0, "best": 1}
+        order = {"default": 0, "best": 1, "tuned": 1}
         rows = final.assign(label=final["stage"] + ": " + final["label"])
         rows = rows.sort_values("stage", key=lambda s: s.map(order), kind="stable")
         rows = rows.assign(stage="final")  # default and best are paired below

@@ -19,7 +19,7 @@ import numpy as np
 
 from imbsweep import tracking, unit_guard
 from imbsweep.config import check_config, method_label, resolve_seeds
-from imbsweep.data import Dataset, fold_count, halve, load_dataset, split_dataset
+from imbsweep.data import Dataset, halve, load_dataset, split_dataset
 from imbsweep.evaluation import (
     CALIBRATION_METRICS,
     METRICS,
@@ -180,8 +180,9 @@ def run_job(
     try:
         tracker.log_params(job_id, job_run_params(params, overrides))
         t_start = time.perf_counter()
-        kfold = cfg["split"]["protocol"] == "kfold"
-        folds = fold_count(ds, cfg["split"], warn=True) if kfold else 0
+        from imbsweep.driver import unit_folds
+
+        folds = unit_folds(cfg, ds)
         units = (
             [(s, f) for s in seeds for f in range(folds)] if folds else [(s, None) for s in seeds]
         )
@@ -286,7 +287,7 @@ def job_tags(cfg: dict, ds: Dataset, overrides: str, sweep_run_id: str | None) -
         tracking.TAG_METHOD: mcfg["name"],
         tracking.TAG_DATASET: ds.name,
         tracking.TAG_STAGE: cfg.get("stage", "run"),
-        tracking.TAG_LABEL: method_label(mcfg),
+        tracking.TAG_LABEL: (cfg.get("tuning") or {}).get("label") or method_label(mcfg),
         tracking.TAG_OVERRIDES: overrides[:5000],
     }
     if sweep_run_id:
@@ -324,7 +325,7 @@ def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
         tags[tracking.TAG_FOLD] = str(fold)
     if unit.get("job_key"):
         tags[tracking.TAG_JOB_KEY] = unit["job_key"]
-    name = seed_run_name(method_label(cfg["method"]), seed, fold)
+    name = seed_run_name(tags[tracking.TAG_LABEL], seed, fold)
     # [issue 21] Once per identity however often Dask starts it; limits (unit_guard).
     tags.update(unit_guard.run_tags())
     if (earlier := unit_guard.begin(tracker, tags)) is not None:
