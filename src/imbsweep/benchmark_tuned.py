@@ -193,10 +193,15 @@ class BenchmarkTuned:
                 log.warning("%s has no search_space: its defaults only, no tuned row", job.label)
                 continue
             budget = int(job.cfg["tuning"]["trials"])
+            if budget < 1:
+                raise InputError(f"tuning.trials={budget}: each study needs at least 1 trial")
             for unit in job.units:
                 name = study_name(job, space, unit)
                 existing = _n_trials(storage, name)
-                sampler = optuna.samplers.TPESampler(seed=self.sampler_seed + existing)
+                # Each study its own draws (one seed for all would start them all alike), and
+                # offset by its trials: a resumed study must not replay its first draws.
+                own = int(hashlib.sha256(name.encode()).hexdigest()[:6], 16)
+                sampler = optuna.samplers.TPESampler(seed=self.sampler_seed + own + existing)
                 study = optuna.create_study(
                     storage=storage,
                     sampler=sampler,
