@@ -127,7 +127,8 @@ def test_benchmark_tuned_end_to_end_killed_and_resumed(tmp_path):
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(MLFLOW_TRACKING_URI=uri, PATH=f"{BIN}:{os.environ.get('PATH', '')}")
-    env["PYTHONPATH"] = os.environ.get("PYTHONPATH", str(ROOT / "src"))
+    src = str(ROOT / "src")  # this checkout's code, whatever the working directory
+    env["PYTHONPATH"] = src
     env["PYTHONFAULTHANDLER"] = "1"
     t0 = time.time()
     first = subprocess.Popen(
@@ -143,9 +144,9 @@ def test_benchmark_tuned_end_to_end_killed_and_resumed(tmp_path):
     while _complete_trials(odb) < 6 and time.time() < deadline and first.poll() is None:
         time.sleep(0.1)
     os.killpg(first.pid, signal.SIGKILL)  # the driver and its Dask workers
-    communicate(first, 60)
+    out, err = communicate(first, 60)
     n_before = _complete_trials(odb)
-    assert 6 <= n_before < 24, "the kill must land mid-benchmark"
+    assert 6 <= n_before < 24, f"the kill must land mid-benchmark:\n{(out + err)[-3000:]}"
 
     mlflow.set_tracking_uri(uri)
     before = mlflow.search_runs(search_all_experiments=True, max_results=50000)
@@ -162,7 +163,7 @@ def test_benchmark_tuned_end_to_end_killed_and_resumed(tmp_path):
         if t.state.name == "COMPLETE"
     }
 
-    p = run_cli(args, tmp_path, uri, 600)
+    p = run_cli(args, tmp_path, uri, 600, PYTHONPATH=src)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-3000:]
     print(f"killed after {n_before} trials; both runs: {time.time() - t0:.0f} s wall")
@@ -202,6 +203,6 @@ def test_benchmark_tuned_end_to_end_killed_and_resumed(tmp_path):
         }, labels
     assert (table["n_units"] == 2).all(), table.to_string()
     paired = pd.read_csv(sweep_dir / "paired.csv")
-    assert {"default: rf trees=100", "tuned: rf@tuned"} <= set(paired["a"]) | set(paired["b"])
+    assert {"default: rf trees=100", "tuned: rf@tuned"} <= set(paired["method"]) | set(paired["opponent"])
     studies = pd.read_csv(sweep_dir / "studies.csv")
     assert len(studies) == 8 and (studies["trials_counted"] == 3).all()
