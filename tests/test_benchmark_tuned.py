@@ -203,6 +203,10 @@ def test_benchmark_tuned_end_to_end_killed_and_resumed(tmp_path):
         }, labels
     assert (table["n_units"] == 2).all(), table.to_string()
     paired = pd.read_csv(sweep_dir / "paired.csv")
-    assert {"default: rf trees=100", "tuned: rf@tuned"} <= set(paired["method"]) | set(paired["opponent"])
+    pairs = set(zip(paired["method"], paired["opponent"], strict=True))
+    assert pairs & {
+        ("default: rf trees=100", "tuned: rf@tuned"),
+        ("tuned: rf@tuned", "default: rf trees=100"),
+    }
     studies = pd.read_csv(sweep_dir / "studies.csv")
     assert len(studies) == 8 and (studies["trials_counted"] == 3).all()
