@@ -156,11 +156,18 @@ def test_benchmark_tuned_end_to_end_killed_and_resumed(tmp_path):
         ]
     )
     storage = optuna.storages.RDBStorage(f"sqlite:///{odb}")
-    told = {
-        (s.study_name, t.number): t.value
+    trials = {
+        s.study_name: optuna.load_study(study_name=s.study_name, storage=storage).trials
         for s in optuna.get_all_study_summaries(storage)
-        for t in optuna.load_study(study_name=s.study_name, storage=storage).trials
-        if t.state.name == "COMPLETE"
+    }
+    told = {
+        (n, t.number): t.value for n, ts in trials.items() for t in ts if t.state.name == "COMPLETE"
+    }
+    cut = {  # killed after its settings were drawn (before, there is nothing to ask again)
+        (n, t.number)
+        for n, ts in trials.items()
+        for t in ts
+        if t.state.name == "RUNNING" and t.params
     }
 
     p = run_cli(args, tmp_path, uri, 600, PYTHONPATH=src)
@@ -178,6 +185,16 @@ def test_benchmark_tuned_end_to_end_killed_and_resumed(tmp_path):
         for t in trials:  # what finished before the kill is kept as it was
             if (s.study_name, t.number) in told:
                 assert t.state.name == "COMPLETE" and t.value == told[s.study_name, t.number]
+
+    # A trial the kill cut short is asked again with its params (its finished units reused).
+    retried = {
+        (s.study_name, t.user_attrs["retry_of"])
+        for s in summaries
+        for t in optuna.load_study(study_name=s.study_name, storage=storage).trials
+        if "retry_of" in t.user_attrs
+    }
+    assert cut <= retried, (cut, retried)
+    print(f"{len(cut)} trial(s) cut short by the kill, asked again")
 
     runs = mlflow.search_runs(search_all_experiments=True, max_results=50000)
     done = runs[(runs["tags.run_level"] == "seed") & (runs["status"] == "FINISHED")]

@@ -234,7 +234,7 @@ class BenchmarkTuned:
         stale += fail_stale_trials(study, self.storage, grace)  # drivers on other machines
         for number in stale:
             trial = study.trials[number]
-            if trial.params:
+            if trial.params:  # none: killed before sampling, nothing to ask again
                 study.enqueue_trial(trial.params, user_attrs={"retry_of": number})
                 log.info("%s: trial %s of a stopped driver asked again", st.name, number)
 
@@ -289,9 +289,13 @@ class BenchmarkTuned:
 
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Heartbeat of storage")
-            trial = st.optuna.ask(st.space.distributions())
+            trial = st.optuna.ask()
+        # Ours before its params are sampled (TPE takes a while): a kill in between leaves a
+        # trial a resumed driver recognises as its dead predecessor's.
         trial.set_user_attr(DRIVER_ATTR, self.driver_id)
         self.heartbeat.add(trial._trial_id)
+        for name, dist in st.space.distributions().items():
+            trial._suggest(name, dist)  # what study.ask(distributions) does, after the attr
         st.running += 1
         seed, fold = st.unit
         base = self._base[id(st.default)]
