@@ -81,13 +81,20 @@ class ImbsweepSweeper(Sweeper):
 
         try:
             prepare = getattr(self.launcher, "prepare", None)
-            if prepare is not None:  # e.g. start the workers while the jobs are planned
-                prepare(len(grid) * driver.seed_count(self.config))
+            n_known = len(grid) * driver.seed_count(self.config)
+            wants = getattr(self.launcher, "wants_estimate", None)
+            early = prepare is not None and not (wants is not None and wants(n_known))
+            if early:  # e.g. start the workers while the jobs are planned
+                prepare(n_known)
             t0 = time.perf_counter()
             jobs = driver.plan(grid, self._compose)
             log.info(
                 "checked %d job(s) and their data in %.1f s", len(jobs), time.perf_counter() - t0
             )
+            if prepare is not None and not early:
+                # Planned first (~1 s): the launcher may find the work too small for workers.
+                units = sum(len(j.units) for j in jobs)
+                prepare(units, seconds=driver.estimate_seconds(jobs))
             primary = OmegaConf.to_container(
                 OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"]),
                 resolve=True,
@@ -108,3 +115,4 @@ class ImbsweepSweeper(Sweeper):
             close = getattr(self.launcher, "close", None)
             if close is not None:
                 close()
+
