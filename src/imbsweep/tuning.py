@@ -138,7 +138,16 @@ class TuningHooks(SweeperHooks):
 
     def validate_batch(self, sweeper: Any, batch: Sequence[Sequence[str]]) -> None:
         from hydra_plugins.imbsweep_plugins.checks import check_jobs
+        from imbsweep import credentials
 
+        # Like tracking.uri: Hydra writes the sweeper's settings to every job's .hydra/ folder.
+        if credentials.has_secret(url := getattr(sweeper, "storage_url", None)):
+            raise _error(
+                f"hydra.sweeper.storage={credentials.redact(str(url))}: a password in the "
+                "study's storage URL is written to the sweep's .hydra/ files and seen by "
+                "everyone on the machine; leave it out and keep it in ~/.pgpass (PGPASSFILE) "
+                "or PGPASSWORD"
+            )
         try:
             check_jobs(sweeper, batch)
         except Exception as exc:
