@@ -484,7 +484,7 @@ class SweepDriver:
             warm(list({id(job): job for job, _ in todo}.values()))
         n_all = sum(len(j.units) for j in jobs)
         beat = _Heartbeat(self.tracker, self.sweep_id) if self.tracker else None
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        previous = signal.signal(signal.SIGTERM, raise_interrupt)
         params_thread = None
         try:
             if self.tracker:
@@ -511,15 +511,7 @@ class SweepDriver:
             else:
                 log.info("all %d units of this sweep had finished: nothing to run", n_all)
         except KeyboardInterrupt:
-            if self.tracker:
-                n = self._close_open_runs("KILLED", "interrupted (Ctrl-C or SIGTERM)")
-                self.tracker.set_tags(self.sweep_id, {"killed_reason": "interrupted"})
-                self.tracker.end_run(self.sweep_id, "KILLED")
-                log.error(
-                    "interrupted: %d running units marked KILLED; run the same command again "
-                    "to resume (finished units are kept)",
-                    n,
-                )
+            self.interrupted()
             raise
         finally:
             signal.signal(signal.SIGTERM, previous)
@@ -563,6 +555,19 @@ class SweepDriver:
             unit_guard.close_duplicates(self.tracker, self.sweep_id, kept)
             self._aggregate(jobs)
         return self.close() if close else int(bool(self.failures))
+
+    def interrupted(self) -> None:
+        """Ctrl-C or SIGTERM: the open runs end KILLED, so the next run resumes at once."""
+        if not (self.tracker and self.sweep_id):
+            return
+        n = self._close_open_runs("KILLED", "interrupted (Ctrl-C or SIGTERM)")
+        self.tracker.set_tags(self.sweep_id, {"killed_reason": "interrupted"})
+        self.tracker.end_run(self.sweep_id, "KILLED")
+        log.error(
+            "interrupted: %d running units marked KILLED; run the same command again "
+            "to resume (finished units are kept)",
+            n,
+        )
 
     def close(self, error: str | None = None) -> int:
         """Build the table, log it on the sweep run and end the run. Returns 0, or 1 on failures.
@@ -748,7 +753,8 @@ _ROW_KEYS = {
 }
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
+def raise_interrupt(signum: int, frame: Any) -> None:
+    """A SIGTERM handler: stop like Ctrl-C, so open runs are closed as KILLED."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 

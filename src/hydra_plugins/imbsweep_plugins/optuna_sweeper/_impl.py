@@ -325,7 +325,7 @@ class OptunaSweeperImpl(Sweeper):
         """Run the study; if it stops on an exception, the hooks' ``on_abort`` runs first."""
         try:
             self._sweep(arguments)
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt) as exc:
             self.hooks.on_abort(self, exc)
             raise
 
