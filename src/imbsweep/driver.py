@@ -50,7 +50,9 @@ class Job:
     dataset: str
     key: str
     seeds: list[int]
-    cost: float  # estimated seconds per unit; only the order matters
+    # Estimated seconds per unit: the launch order (longest first) and the time-left estimate's
+    # weights, so only the ratios between jobs matter.
+    cost: float
     folds: int = 0  # split.protocol=kfold: folds per seed; 0: one unit per seed
     run_id: str | None = None
     done: dict[Unit, str] = field(default_factory=dict)  # unit -> its finished run id
@@ -462,7 +464,7 @@ class SweepDriver:
     def run(
         self,
         jobs: list[Job],
-        launch: Callable[[list[list[str]]], Sequence[Any]],
+        launch: Callable[[list[list[str]], list[float]], Sequence[Any]],
         close: bool = True,
         warm: Callable[[list[Job]], None] | None = None,
     ) -> int:
@@ -472,6 +474,8 @@ class SweepDriver:
         this sweep run already finished are reused; ``close=False`` leaves the report and the
         sweep run to :meth:`close`. ``warm`` gets the jobs with units left to run, before any
         is launched (e.g. set TensorFlow up on the workers only if one of those fits a net).
+        ``launch`` gets the units' overrides and their estimated costs (:func:`estimate_cost`),
+        longest first.
         """
         if self.sweep_id is None:
             self.open(jobs)
@@ -506,7 +510,10 @@ class SweepDriver:
                         "tracking_uri": self.tracker.uri,
                         "experiment_id": self.tracker.experiment_id,
                     }
-                returns = launch([job.unit_overrides(self.sweep_id, u, store) for job, u in todo])
+                returns = launch(
+                    [job.unit_overrides(self.sweep_id, u, store) for job, u in todo],
+                    [job.cost for job, _ in todo],  # weighs the launcher's time left
+                )
                 self._collect(todo, returns)
             else:
                 log.info("all %d units of this sweep had finished: nothing to run", n_all)

@@ -18,6 +18,7 @@ failures, elapsed time and an estimate of what remains. Dask is imported only wh
 # is in sys.modules, and dataclasses then fail on string annotations.
 import atexit
 import contextlib
+import inspect
 import logging
 import os
 import threading
@@ -99,21 +100,43 @@ def _fmt(seconds: float) -> str:
 class Progress:
     """``[12/40 units] 0 failed, 35 s elapsed, about 1 min 20 s left`` every few seconds.
 
-    The estimate is the throughput since the first unit finished, once 2 x ``workers`` more have:
-    the first unit's time holds the workers' start and imports (10-20 s here), and spreading it
-    over every unit made a 53 s sweep say "about 12 min left".
+    The estimate is the rate since the first unit finished, once 2 x ``workers`` more have: the
+    first unit's time holds the workers' start and imports (10-20 s here), and spreading it over
+    every unit made a 53 s sweep say "about 12 min left". With ``costs`` (each unit's estimated
+    cost, in launch order) the rate is per unit of cost, not per unit: the driver starts the
+    longest units first, so counting units put the first estimate of the practical at ~3x the
+    time left (tests/test_progress.py).
     """
 
-    def __init__(self, total: int, every: float, workers: int = 1):
+    def __init__(
+        self,
+        total: int,
+        every: float,
+        workers: int = 1,
+        costs: Optional[Sequence[float]] = None,  # noqa: UP045
+    ):
         self.total, self.every, self.workers = total, every, max(1, workers)
         self.done = self.failed = 0
         self.t0 = self._last = time.perf_counter()
-        self._first: float | None = None
+        self._first: Optional[float] = None  # noqa: UP045
+        usable = costs is not None and len(costs) == total and all(c > 0 for c in costs)
+        self.costs = [float(c) for c in costs] if usable else None
+        # Cost finished after the first unit, and cost not finished yet.
+        self._cost_since = 0.0
+        self._cost_left = sum(self.costs) if self.costs else 0.0
 
-    def update(self, ret: JobReturn) -> None:
+    def update(self, ret: JobReturn, i: Optional[int] = None) -> None:  # noqa: UP045
+        """``ret`` of the unit launched ``i``-th (its cost weighs the estimate)."""
         self.done += 1
         self.failed += ret.status != JobStatus.COMPLETED
         now = time.perf_counter()
+        if self.costs is not None:
+            if i is None:
+                self.costs = None  # which unit ended is unknown: count units instead
+            else:
+                self._cost_left -= self.costs[i]
+                if self._first is not None:
+                    self._cost_since += self.costs[i]
         if self._first is None:
             self._first = now
         if now - self._last < self.every and self.done < self.total:
@@ -132,11 +155,27 @@ class Progress:
         if self.done >= self.total:
             return ""
         since = self.done - 1  # units finished after the first
-        # Two rounds of every worker: the driver starts the longest units first, so the first
-        # few finish slower than the rest and overstate the time left.
+        # Two rounds of every worker: a steady rate, past the workers' start.
         if since < 2 * self.workers or now <= self._first:
             return ""  # no steady rate yet
-        return f", about {_fmt((now - self._first) / since * (self.total - self.done))} left"
+        if self.costs is not None:
+            left = (now - self._first) / self._cost_since * max(self._cost_left, 0.0)
+        else:
+            left = (now - self._first) / since * (self.total - self.done)
+        return f", about {_fmt(left)} left"
+
+
+def launch_units(
+    launcher: Launcher,
+    job_overrides: Sequence[Sequence[str]],
+    costs: Optional[Sequence[float]] = None,  # noqa: UP045
+    initial_job_idx: int = 0,
+) -> Sequence[JobReturn]:
+    """Hydra's ``launch``; a launcher whose ``launch`` takes ``costs`` (this one: for the time
+    left) also gets each job's estimated cost. Other launchers (basic, joblib) do not."""
+    if costs is not None and "costs" in inspect.signature(launcher.launch).parameters:
+        return launcher.launch(job_overrides, initial_job_idx=initial_job_idx, costs=costs)
+    return launcher.launch(job_overrides, initial_job_idx=initial_job_idx)
 
 
 def _run_one(
@@ -308,8 +347,13 @@ class DaskLauncher(Launcher):
         self._warming.start()
 
     def launch(
-        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+        self,
+        job_overrides: Sequence[Sequence[str]],
+        initial_job_idx: int,
+        costs: Optional[Sequence[float]] = None,  # noqa: UP045
     ) -> Sequence[JobReturn]:
+        """Hydra's launch. ``costs``: each job's estimated cost, in the same order (e.g.
+        :func:`imbsweep.driver.estimate_cost`): the progress line's time left is weighed by it."""
         from hydra.core.singleton import Singleton
 
         setup_globals()
@@ -317,7 +361,7 @@ class DaskLauncher(Launcher):
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         n = len(job_overrides)
         workers = self.n_workers or usable_cores()
-        progress = Progress(n, self.progress_every, workers)
+        progress = Progress(n, self.progress_every, workers, costs)
         state = Singleton.get_state()
         if self._in_process(n, workers):
             log.info("Launching %d unit(s) in this process", n)
@@ -331,7 +375,7 @@ class DaskLauncher(Launcher):
                     self.task_function,
                     state,
                 )
-                progress.update(ret)
+                progress.update(ret, i)
                 out.append(ret)
             return out
         return self._launch_dask(job_overrides, initial_job_idx, workers, progress, state)
@@ -405,7 +449,7 @@ class DaskLauncher(Launcher):
             fut.release()
             del fut
             results[i] = ret
-            progress.update(ret)
+            progress.update(ret, i)
         self._warm_futures.clear()
         shared.release()
         return results  # type: ignore[return-value]

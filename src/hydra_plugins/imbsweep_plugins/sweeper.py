@@ -70,6 +70,7 @@ class ImbsweepSweeper(Sweeper):
         return OmegaConf.to_container(job, resolve=True)
 
     def sweep(self, arguments: list) -> None:
+        from hydra_plugins.imbsweep_plugins.dask_launcher import launch_units
         from imbsweep import driver
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -104,7 +105,7 @@ class ImbsweepSweeper(Sweeper):
             warm = getattr(self.launcher, "warm", None)  # e.g. TensorFlow set up before any unit
             code = drv.run(
                 jobs,
-                lambda batch: self.launcher.launch(batch, initial_job_idx=0),
+                lambda batch, costs: launch_units(self.launcher, batch, costs),
                 warm=None if warm is None else lambda todo: warm(driver.warm_ups(todo)),
             )
             if code:
