@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import smote_variants as sv
 import yaml
@@ -20,6 +21,7 @@ from conftest import CONF, ROOT, compose_cfg
 from hydra import compose, initialize_config_dir
 from sklearn.model_selection import RepeatedStratifiedKFold
 
+from imbsweep import remedies
 from imbsweep.config import MethodConf, check_config
 from imbsweep.datasets.keel import load_bundled
 from imbsweep.errors import ConfigError, SkipMethod
@@ -232,11 +234,30 @@ def test_comparison_sweep_runs_the_top10_against_smote_and_no_remedy():
     assert "split" not in sweep  # the default protocol, whatever it is, applies
     params = sweep["hydra"]["sweeper"]["params"]
     methods = params["method"].split(",")
-    assert methods[:2] == ["rf", "smote_rf"]
-    assert [PRESETS[m]["oversampler"] for m in methods[2:]] == list(TOP10)
+    assert methods[:3] == ["rf", "rf_tuned", "smote_rf"]
+    assert [PRESETS[m]["oversampler"] for m in methods[3:]] == list(TOP10)
     assert all(PRESETS[m]["model"] == "random_forest" for m in methods)
-    for m in methods:
-        check_config(compose_cfg(["sweeps=smote_variants_keel", f"method={m}"]))
+    cfgs = {m: compose_cfg(["sweeps=smote_variants_keel", f"method={m}"]) for m in methods}
+    for cfg in cfgs.values():
+        check_config(cfg)
+    # The remedy-effect table pairs each of the eleven with both bases, from the params the jobs
+    # log (as MLflow gives them back: text), on the same seeds and folds.
+    rows = pd.DataFrame(
+        {
+            "dataset": "d", "stage": "run", "label": m, "job_id": m, "run_id": f"{m}{u}",
+            "seed": u // 2, "fold": u % 2, "minority_f1": 0.5 + 0.01 * i + 0.001 * u,
+            "params.data.digest": "x",
+            **{f"params.{k}": str(v) for k, v in job_params(cfgs[m]).items()},
+        }
+        for i, m in enumerate(methods)
+        for u in range(4)
+    )  # fmt: skip
+    eff = remedies.remedy_effects(rows)
+    remedied = [m for m in methods if m not in ("rf", "rf_tuned")]
+    want = {(m, "rf", "0.5") for m in remedied} | {(m, "rf_tuned", "tuned") for m in remedied}
+    assert set(zip(eff["method"], eff["base"], eff["threshold"], strict=True)) == want
+    tuned = eff[eff["base"] == "rf_tuned"].set_index("method")["effect"]
+    assert tuned["prowsyn_rf"] == pytest.approx(0.01 * (methods.index("prowsyn_rf") - 1))
 
 
 def _with_hydra(overrides: list[str]):
