@@ -383,9 +383,7 @@ class DaskLauncher(Launcher):
     def _in_process(self, n_jobs: int, workers: int) -> bool:
         # A limit is enforced by killing the unit's process: never this one.
         limited = self.unit_timeout is not None or self.unit_memory is not None
-        return (
-            self.address is None and not limited and (n_jobs <= 1 or workers <= 1 or self._small)
-        )
+        return self.address is None and not limited and (n_jobs <= 1 or workers <= 1 or self._small)
 
     def _auto(self) -> bool:
         # Only a choice the user left to us: a set n_workers, an address or a limit is kept.

@@ -116,4 +116,3 @@ class ImbsweepSweeper(Sweeper):
             close = getattr(self.launcher, "close", None)
             if close is not None:
                 close()
-
