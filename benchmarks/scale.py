@@ -10,6 +10,9 @@
    uninterrupted sweep's time that was still missing. Target: <= 5 s.
 4. With --keel: the cross-dataset benchmark as the issue measured it (4 methods x 117 sets x 3
    seeds, nets at 5 epochs), wall time. Target: <= 15 min on 2 cores (42 min before).
+5. A small sweep (`method=naive dataset=keel dataset.name=glass1 seeds=3`, 15 units), whole
+   process: the default launcher (which runs it in-process) vs 2 Dask workers forced. Target:
+   <= 4 s (issue 25).
 Every run uses a fresh sqlite store in a temporary directory; whole processes are timed.
 """
 
@@ -61,11 +64,21 @@ def main() -> None:
     ap.add_argument("--skip-csv", action="store_true")
     ap.add_argument("--skip-kill", action="store_true")
     ap.add_argument("--skip-main", action="store_true")
+    ap.add_argument("--skip-small", action="store_true")
     ap.add_argument("--keel", action="store_true", help="also the 117-set benchmark (~15 min)")
     ap.add_argument("--rows", type=int, default=500_000)
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="imbsweep-bench-"))
     lines = []
+
+    if not a.skip_small:
+        small = ["imbsweep", "method=naive", "dataset=keel", "dataset.name=glass1", "seeds=3"]
+        auto = run(small, tmp, "small_auto")
+        forced = run([*small, "hydra.launcher.n_workers=2"], tmp, "small_2")
+        lines.append(
+            f"small sweep (15 units), default launcher vs 2 workers forced: {auto:.1f} s / "
+            f"{forced:.1f} s = {auto / forced:.2f}x (target: <= 4 s whole process)"
+        )
 
     many = 0.0
     if not a.skip_main:

@@ -128,7 +128,9 @@ def test_bad_file_through_imbsweep_is_one_message_and_writes_nothing(tmp_path, c
     args = ["imbsweep", "dataset=file", f"dataset.path={path}", "dataset.target=label"]
     args += [f"dataset.{k}={v}" for k, v in extra.items()]
     args += ["seeds=1", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
-    if case not in ON_DASK:
+    if case in ON_DASK:  # set: a sweep this small would otherwise run in this process
+        args.append("hydra.launcher.n_workers=2")
+    else:
         args.append("hydra/launcher=basic")  # the same message, without a cluster to wait for
     p = run_cli(args, tmp_path, f"sqlite:///{db}")
     _assert_one_message(p, "imbsweep", match)

@@ -8,6 +8,7 @@ download is not used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BIN = Path(sys.executable).parent
@@ -53,10 +55,9 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
     raise AssertionError(f"{url} did not answer in {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def ui(small_sweep):
-    """`mlflow ui` over the shared small sweep's store, on a free port."""
-    uri, sweep_dir = small_sweep
+@contextlib.contextmanager
+def _serve(uri: str):
+    """`mlflow ui` over the store at ``uri``, on a free port: its base URL."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
@@ -70,13 +71,21 @@ def ui(small_sweep):
     )
     try:
         _wait_http(f"http://127.0.0.1:{port}/health", server, 120)
-        yield f"http://127.0.0.1:{port}", uri, sweep_dir
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         try:
             server.wait(10)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+@pytest.fixture(scope="module")
+def ui(small_sweep):
+    """`mlflow ui` over the shared small sweep's store."""
+    uri, sweep_dir = small_sweep
+    with _serve(uri) as base:
+        yield base, uri, sweep_dir
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +222,33 @@ def test_report_html_verdict_on_top_and_statistics_fit_the_page(ui, browser):
     assert heads[0] == "Verdict" and "p (Holm)" in heads, heads
     assert "Stage" not in heads  # the same on every row: said above the table
     page.close()
+
+
+def test_seed_runs_sorted_by_run_name_come_in_seed_order(browser, tmp_path):
+    """12 seeds, the UI sorted on Run Name ascending: seed 10 after seed 9, not after seed 1."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["imbsweep", "method=naive", "dataset=synthetic", "seeds=12"]
+    args += ["dataset.n_samples=500", "split.protocol=holdout", "hydra/launcher=basic"]
+    r = run_cli([*args, f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path, uri)
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = _runs(uri)
+    sweep = runs[runs["tags.run_level"] == "sweep"].iloc[0]
+    names = [f"seed={s:02d} naive" for s in range(12)]
+    assert set(runs["tags.mlflow.runName"]) >= set(names)
+    with _serve(uri) as base:
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        page.set_default_timeout(60_000)
+        # What clicking the Run Name header twice (descending, then ascending) sets.
+        order = "orderByKey=tags.%60mlflow.runName%60&orderByAsc=true"
+        page.goto(f"{base}/#/experiments/{sweep['experiment_id']}/runs?{order}")
+        # Sorted on anything but start time, MLflow lists the runs flat (nothing to expand).
+        page.get_by_text(names[-1], exact=True).first.wait_for()
+        # The grid may keep rows out of DOM order: their row-index is the order shown.
+        rows = page.eval_on_selector_all(
+            '[role=row][row-index] [col-id="attributes.`Run Name`"]',
+            "cs => cs.map(c => [+c.closest('[role=row]').getAttribute('row-index'),"
+            " c.innerText.trim()])",
+        )
+        page.close()
+    shown = [text.splitlines()[-1] for _, text in sorted(rows)]  # after the run's colour
+    assert [n for n in shown if n.startswith("seed=")] == names, shown

@@ -354,7 +354,8 @@ def test_workers_warm_up_for_the_units_left_only(tmp_path):
 
     warmed, launched = [], []
 
-    def launch(batch):
+    def launch(batch, costs):
+        assert costs == sorted(costs, reverse=True)  # longest first, one per unit
         ok = JobReturn(status=JobStatus.COMPLETED, _return_value={"status": "finished"})
         launched.extend(batch)
         return [ok] * len(batch)

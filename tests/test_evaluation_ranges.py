@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from imblearn.metrics import geometric_mean_score
 from sklearn.metrics import (
     average_precision_score,
+    balanced_accuracy_score,
     brier_score_loss,
     classification_report,
     log_loss,
+    matthews_corrcoef,
     roc_auc_score,
 )
 
@@ -31,6 +34,11 @@ def test_metrics_equal_sklearns_report_on_the_same_predictions():
     assert m["accuracy"] == pytest.approx(rep["accuracy"])
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, score))
     assert m["average_precision"] == pytest.approx(average_precision_score(y, score))
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    # MCC and G-mean come from imbsweep's own count formulas: the libraries' functions agree.
+    assert m["mcc"] == pytest.approx(matthews_corrcoef(y, pred))
+    assert m["gmean"] == pytest.approx(geometric_mean_score(y, pred))
+    assert 0 < m["mcc"] < 1 and 0 < m["gmean"] < 1  # not a degenerate case
     assert set(METRICS) <= set(m)
     assert m["brier"] == pytest.approx(brier_score_loss(y, score))
     assert m["log_loss"] == pytest.approx(log_loss(y, score))
@@ -61,6 +69,9 @@ def test_majority_baseline_has_zero_minority_scores_without_warnings():
     assert (m["minority_precision"], m["minority_recall"], m["minority_f1"]) == (0, 0, 0)
     assert m["accuracy"] == pytest.approx(0.95)
     assert m["roc_auc"] == 0.5
+    pred = np.zeros(100, int)
+    assert m["mcc"] == matthews_corrcoef(y, pred) == 0  # an empty margin: 0, as scikit-learn
+    assert m["gmean"] == geometric_mean_score(y, pred) == 0
 
 
 def rows(**params) -> pd.DataFrame:

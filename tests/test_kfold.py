@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import compose_cfg, run_cli
+from conftest import ROOT, compose_cfg, run_cli
 
 from imbsweep.config import check_config
 from imbsweep.data import Dataset, fold_count, load_dataset, split_dataset
@@ -73,8 +73,17 @@ def test_protocol_keys_that_disagree_are_refused_before_any_work(overrides, matc
 def test_tuning_sweeps_and_the_practical_keep_the_holdout_protocol():
     assert compose_cfg()["split"]["protocol"] == "holdout"
     assert compose_cfg()["seeds"] == 10
-    for sweep in ("tune_brf", "tune_smote_ann", "tune_weighted_ann"):
-        assert compose_cfg([f"sweeps={sweep}"])["split"]["protocol"] == "holdout", sweep
+    # Every tuning sweep, on data whose default is k-fold, as a study's trial and final jobs
+    # see it: a file that sets split.holdout without split.protocol fails here.
+    sweeps = sorted(p.stem for p in (ROOT / "sweeps").glob("tune*.yaml"))
+    assert {"tune_brf", "tune_prowsyn_rf", "tune_smote_variants"} <= set(sweeps)
+    for sweep in sweeps:
+        for stage in ("trial", "best"):
+            cfg = compose_cfg(
+                [f"sweeps={sweep}", "dataset=keel", "dataset.name=glass1", f"stage={stage}"]
+            )
+            assert cfg["split"]["protocol"] == "holdout", sweep
+            check_config(cfg)
 
 
 def test_a_fold_unit_fits_on_its_training_folds_only():

@@ -15,6 +15,20 @@ def test_seed_comes_first_so_truncation_keeps_it():
     assert seed_run_name("smote_ann k=5", 3) == "seed=3 smote_ann k=5"
 
 
+def test_seed_and_fold_numbers_sort_as_text_in_seed_order():
+    """MLflow sorts run names as text: past 9 seeds (or folds) the numbers are zero-padded to
+    the job's largest, and up to 10 seeds the names stay as they were."""
+    assert seed_run_name("naive", 3, seeds=range(10)) == "seed=3 naive"
+    names = [seed_run_name("naive", s, seeds=range(12)) for s in range(12)]
+    assert names[2] == "seed=02 naive" and names[11] == "seed=11 naive"
+    assert sorted(names) == names
+    assert seed_run_name("brf", 7, seeds=[7, 1234]) == "seed=0007 brf"
+    units = [(s, f) for s in range(11) for f in range(12)]
+    names = [seed_run_name("brf", s, f, seeds=range(11), folds=12) for s, f in units]
+    assert names[1] == "seed=00/01 brf" and sorted(names) == names
+    assert seed_run_name("brf", 3, 2, seeds=range(5), folds=5) == "seed=3/2 brf"
+
+
 def test_job_names_carry_the_dataset_only_when_there_are_several():
     one = [("brf trees=100", "pima", ["method=brf"]), ("naive", "pima", ["method=naive"])]
     assert job_run_names(one) == ["brf trees=100", "naive"]

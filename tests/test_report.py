@@ -249,3 +249,77 @@ def test_units_that_did_not_finish_are_counted_beside_the_table(tmp_path):
     # Right after the ranges it qualifies.
     assert html.index("Ranges over seeds</h2>") < html.index("Units that did not finish</h2>")
     assert "stopped_units.csv" not in report(rows, tmp_path / "all", None, do_plot=False)
+
+
+@pytest.mark.slow
+def test_remedy_effects_across_datasets_and_rank_tests_within_each_family(store, tmp_path):
+    # Three bundled KEEL sets; two families, each with its base and remedies: logreg (+ class
+    # weights) and the forest (+ class weights, + BRF's own balancing: three methods, Friedman).
+    sweep = tracking.Tracker().create_run("sweep", {tracking.TAG_LEVEL: "sweep"})
+    for name in ("glass1", "new_thyroid1", "ecoli1"):
+        for method in ("logreg", "logreg_balanced", "rf", "rf_balanced", "brf"):
+            cfg = compose_cfg(
+                [f"method={method}", "dataset=keel", f"dataset.name={name}", "seeds=3"]
+                + ["split.protocol=holdout", "method.n_estimators=10", "tracking.log_models=false"]
+            )
+            run_job(cfg, tracking.Tracker(log_models=False), sweep)
+    rows = seed_rows(sweep)
+    assert rows["dataset"].nunique() == 3 and len(rows) == 3 * 5 * 3
+    files = report(rows, tmp_path, None, do_plot=False)
+    name = rows.groupby("label")["params.method.name"].first()
+
+    # Per dataset: the effect is the mean of the seeds' paired differences, inside its interval.
+    eff = pd.read_csv(files["remedy_effects.csv"])
+    f1 = eff[eff["metric"] == "minority_f1"]
+    pairs = {(name[m], name[b]) for m, b in zip(f1["method"], f1["base"], strict=True)}
+    assert pairs == {("logreg_balanced", "logreg"), ("rf_balanced", "rf"), ("brf", "rf")}
+    assert (f1.groupby(["method", "base"]).size() == 3).all()  # on every dataset
+
+    def diffs(dataset, a, b, metric="minority_f1"):
+        on = rows[rows["dataset"] == dataset].set_index(["label", "seed"])[metric]
+        return (on[a] - on[b]).to_numpy()
+
+    for r in f1.itertuples():
+        assert r.effect == pytest.approx(diffs(r.dataset, r.method, r.base).mean())
+        assert r.ci_low <= r.effect <= r.ci_high and r.n_units == 3
+
+    # Across datasets: the mean of the per-dataset effects, a plain t-interval over datasets,
+    # counts of datasets whose interval excludes 0, Bayesian probabilities that sum to 1.
+    across = pd.read_csv(files["remedy_effects_across.csv"])
+    assert set(across["metric"]) == set(eff["metric"])
+    a1 = across[across["metric"] == "minority_f1"]
+    assert len(a1) == 3 and (a1["n_datasets"] == 3).all() and (a1["threshold"] == 0.5).all()
+    for r in a1.itertuples():
+        per = [diffs(d, r.method, r.base).mean() for d in rows["dataset"].unique()]
+        assert r.mean_effect == pytest.approx(np.mean(per))
+        half = sps.t.ppf(0.975, 2) * np.std(per, ddof=1) / np.sqrt(3)
+        assert (r.ci_low, r.ci_high) == pytest.approx((np.mean(per) - half, np.mean(per) + half))
+        mine = f1[(f1["method"] == r.method) & (f1["base"] == r.base)]
+        assert r.helps == (mine["ci_low"] > 0).sum() and r.hurts == (mine["ci_high"] < 0).sum()
+    probs = across[["p_bayes_helps", "p_bayes_equal", "p_bayes_hurts"]]
+    assert ((probs >= 0) & (probs <= 1)).all().all()
+    assert probs.sum(axis=1).to_numpy() == pytest.approx(np.ones(len(across)))
+    brier = across[across["metric"] == "brier"]  # lower is better: helps = interval below 0
+    for r in brier.itertuples():
+        mine = eff[
+            (eff["metric"] == "brier") & (eff["method"] == r.method) & (eff["base"] == r.base)
+        ]
+        assert r.helps == (mine["ci_high"] < 0).sum() and r.hurts == (mine["ci_low"] > 0).sum()
+
+    # Within each family: Friedman over the forest's three methods (scipy's, on per-dataset
+    # means), Wilcoxon for logreg's two; one line per family in the Markdown.
+    fam = pd.read_csv(files["family_significance.csv"])
+    assert set(fam["family"]) == {"logreg", "random_forest"}
+    forest = [lab for lab in name.index if name[lab] in ("rf", "rf_balanced", "brf")]
+    means = rows.pivot_table(index="dataset", columns="label", values="minority_f1")
+    p = sps.friedmanchisquare(*[means[lab] for lab in forest]).pvalue
+    assert fam.loc[fam["family"] == "random_forest", "friedman_p"].to_numpy() == pytest.approx(
+        [p] * 3
+    )
+    assert fam.loc[fam["family"] == "logreg", "friedman_p"].isna().all()
+    assert len(fam[fam["family"] == "logreg"]) == 1
+    assert fam["p_wilcoxon"].between(0, 1).all()
+    md = files["ranges.md"].read_text()
+    assert f"over 3 datasets (Friedman p = {p:.3g})." in md
+    (line,) = [ln for ln in md.splitlines() if ln.startswith("- logreg: mean ranks")]
+    assert "over 3 datasets (Wilcoxon p = " in line

@@ -210,3 +210,25 @@ def test_a_failed_runs_error_tag_and_traceback_hold_no_password(store, tmp_path)
     ).read_text()
     assert "Pw-in-error-41" not in text + run.data.tags["error"]
     assert "me:***@db" in text
+
+
+def test_a_password_in_the_study_storage_url_is_refused_before_anything_is_written(tmp_path):
+    p = run_cli(
+        [
+            "imbsweep",
+            "sweeps=tune_brf",  # refused before any data is read: nothing to make small
+            "hydra.sweeper.n_trials=1",
+            "hydra.sweeper.storage=postgresql+psycopg://me:Pw-in-storage-71@127.0.0.1:1/optuna",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        tmp_path,
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        120,
+    )
+    out = p.stdout + p.stderr
+    assert p.returncode != 0
+    assert "Traceback" not in out
+    assert "hydra.sweeper.storage=" in out and "pgpass" in out
+    assert "Pw-in-storage-71" not in out
+    written = [f for f in tmp_path.rglob("*") if f.is_file()]
+    assert not [f for f in written if "Pw-in-storage-71" in f.read_text(errors="replace")]

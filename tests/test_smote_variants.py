@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import smote_variants as sv
 import yaml
 from conftest import CONF, ROOT, compose_cfg
+from hydra import compose, initialize_config_dir
 from sklearn.model_selection import RepeatedStratifiedKFold
 
+from imbsweep import remedies
 from imbsweep.config import MethodConf, check_config
 from imbsweep.datasets.keel import load_bundled
 from imbsweep.errors import ConfigError, SkipMethod
@@ -230,18 +234,54 @@ def test_comparison_sweep_runs_the_top10_against_smote_and_no_remedy():
     assert "split" not in sweep  # the default protocol, whatever it is, applies
     params = sweep["hydra"]["sweeper"]["params"]
     methods = params["method"].split(",")
-    assert methods[:2] == ["rf", "smote_rf"]
-    assert [PRESETS[m]["oversampler"] for m in methods[2:]] == list(TOP10)
+    assert methods[:3] == ["rf", "rf_tuned", "smote_rf"]
+    assert [PRESETS[m]["oversampler"] for m in methods[3:]] == list(TOP10)
     assert all(PRESETS[m]["model"] == "random_forest" for m in methods)
-    for m in methods:
-        check_config(compose_cfg(["sweeps=smote_variants_keel", f"method={m}"]))
+    cfgs = {m: compose_cfg(["sweeps=smote_variants_keel", f"method={m}"]) for m in methods}
+    for cfg in cfgs.values():
+        check_config(cfg)
+    # The remedy-effect table pairs each of the eleven with both bases, from the params the jobs
+    # log (as MLflow gives them back: text), on the same seeds and folds.
+    rows = pd.DataFrame(
+        {
+            "dataset": "d", "stage": "run", "label": m, "job_id": m, "run_id": f"{m}{u}",
+            "seed": u // 2, "fold": u % 2, "minority_f1": 0.5 + 0.01 * i + 0.001 * u,
+            "params.data.digest": "x",
+            **{f"params.{k}": str(v) for k, v in job_params(cfgs[m]).items()},
+        }
+        for i, m in enumerate(methods)
+        for u in range(4)
+    )  # fmt: skip
+    eff = remedies.remedy_effects(rows)
+    remedied = [m for m in methods if m not in ("rf", "rf_tuned")]
+    want = {(m, "rf", "0.5") for m in remedied} | {(m, "rf_tuned", "tuned") for m in remedied}
+    assert set(zip(eff["method"], eff["base"], eff["threshold"], strict=True)) == want
+    tuned = eff[eff["base"] == "rf_tuned"].set_index("method")["effect"]
+    assert tuned["prowsyn_rf"] == pytest.approx(0.01 * (methods.index("prowsyn_rf") - 1))
+
+
+def _with_hydra(overrides: list[str]):
+    """The composed config with its hydra node (the sweeper's study name and search space)."""
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("config", overrides=overrides, return_hydra_config=True)
+
+
+def _one_trial(overrides: list[str]) -> list[str]:
+    """A trial's overrides: the first value of each ``key=choice(a,b,...)``."""
+    return [re.sub(r"=choice\(([^,)]*).*\)$", r"=\1", o) for o in overrides]
 
 
 def test_tuning_sweep_is_the_oversamplers_own_grid():
-    sweep = yaml.safe_load((ROOT / "sweeps" / "tune_prowsyn_rf.yaml").read_text())
-    params = sweep["hydra"]["sweeper"]["params"]
-    given = {f"{k}={v}" for k, v in params.items()}
-    assert given == set(sv_sampler.space_overrides("ProWSyn"))
+    keel = ["dataset=keel", "dataset.name=glass1"]
+    sweeper = _with_hydra(["sweeps=tune_prowsyn_rf", *keel]).hydra.sweeper
+    assert sweeper.study_name == "tune_prowsyn_rf"
+    given = [f"{k}={v}" for k, v in sweeper.params.items()]
+    assert set(given) == set(sv_sampler.space_overrides("ProWSyn"))
+    # A trial and the final jobs, as the study launches them, pass every check.
+    for stage in ("trial", "best"):
+        cfg = compose_cfg(["sweeps=tune_prowsyn_rf", *keel, *_one_trial(given), f"stage={stage}"])
+        assert cfg["method"]["oversampler_params"]["proportion"] == 0.1
+        check_config(cfg)
     space = sv_sampler.search_space("ProWSyn")
     assert space["method.oversampler_params.proportion"] == [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
     # Values that no command line can carry (SMOTE_IPF's classifier spec) stay out.
@@ -255,3 +295,22 @@ def test_tuning_sweep_is_the_oversamplers_own_grid():
     lee = sv_sampler.space_overrides("Lee", method="prowsyn_rf")
     assert "method.oversampler_params.n_neighbors=choice(3,5,7,11,17)" in lee
     assert "+method.oversampler_params.rejection_level=choice(0.3,0.5,0.7)" in lee
+    # sweeps=tune_smote_variants: the space comes from the command line, as its comment says.
+    for method, study in (
+        ("lee_rf", "tune_Lee_random_forest"),
+        ("prowsyn_rf", "tune_ProWSyn_random_forest"),
+    ):
+        args = ["sweeps=tune_smote_variants", f"method={method}", *keel]
+        sweeper = _with_hydra(args).hydra.sweeper
+        assert sweeper.study_name == study
+        assert not sweeper.params
+        space = sv_sampler.space_overrides("Lee", method=method)
+        preset = compose_cfg(args)["method"]["oversampler_params"]
+        for o in space:  # + exactly on the keys the preset lacks
+            key = o.lstrip("+").split("=")[0].rsplit(".", 1)[1]
+            assert o.startswith("+") == (key not in preset), (method, o)
+    # The comment's own command: Lee's grid under lee_rf, as a trial and a final job run it.
+    lee = ["sweeps=tune_smote_variants", "method=lee_rf", *keel]
+    for stage in ("trial", "default"):
+        space = sv_sampler.space_overrides("Lee", method="lee_rf")
+        check_config(compose_cfg([*lee, *_one_trial(space), f"stage={stage}"]))

@@ -133,6 +133,22 @@ def test_logged_model_reloads_and_predicts_the_same(store, method, dataset):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_seed_runs_sorted_by_name_come_in_seed_order(store):
+    """Past 9 seeds too: what MLflow's search (and the UI's Run Name sort) does with names."""
+    cfg = compose_cfg(["method=naive", "seeds=12", *SMALL])
+    tracker = tracking.Tracker()
+    sweep_id = tracker.create_run("sweep test", {"run_level": "sweep"})
+    run_job(cfg, tracker, sweep_id)
+    (job,) = children(sweep_id)
+    runs = MlflowClient().search_runs(
+        [job.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{job.info.run_id}'",
+        order_by=["attributes.run_name ASC"],
+    )
+    assert [int(r.data.tags["seed"]) for r in runs] == list(range(12))
+    assert runs[2].info.run_name == "seed=02 naive"
+
+
 def test_same_seed_same_metrics(store):
     cfg = compose_cfg(["method=smote_ann", "seeds=[7]", *SMALL])
     a = run_job(cfg, tracking.Tracker(enabled=False)).metrics[0]

@@ -402,3 +402,44 @@ def test_a_killed_study_reuses_its_finished_units_on_the_next_run(tmp_path):
     # Each unit finished once: 6 per distinct setting, none run twice.
     distinct = {t.params["method.n_estimators"] for t in study.trials}
     assert finished_seed_runs(tmp_path / "mlflow.db") == 6 * len(distinct)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_study_with_its_runs_killed_not_left_running(tmp_path):
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+    from contextlib import closing
+
+    from conftest import BIN
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [
+        str(BIN / "imbsweep"),
+        *tune_args(tmp_path, 3)[1:],
+        "seeds=6",
+        "hydra.sweeper.hooks.finalize=false",
+        "hydra.launcher.n_workers=1",  # units one by one: the signal lands mid-trial
+    ]
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = uri
+    p = subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 300
+    while finished_seed_runs(tmp_path / "mlflow.db") < 2:
+        assert time.monotonic() < deadline and p.poll() is None, "no unit finished"
+        time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=120)
+    assert p.returncode != 0
+    assert "run the same command again" in out, out[-3000:]
+    with closing(sqlite3.connect(f"file:{tmp_path / 'mlflow.db'}?mode=ro", uri=True)) as con:
+        states = dict(con.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
+        sweep = con.execute(
+            "SELECT r.status FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+            "WHERE t.key = 'run_level' AND t.value = 'sweep'"
+        ).fetchall()
+    assert "RUNNING" not in states, states
+    assert sweep == [("KILLED",)]

@@ -10,6 +10,7 @@ report pairs runs on it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 # Always on a job run, besides the method's keys (``method.*``).
@@ -17,10 +18,21 @@ JOB_PARAM_KEYS = ("dataset.name", "seeds", "stage")
 CONFIG_GROUPS = ("dataset", "method")
 
 
-def seed_run_name(label: str, seed: int, fold: int | None = None) -> str:
+def seed_run_name(
+    label: str, seed: int, fold: int | None = None, seeds: Sequence[int] = (), folds: int = 0
+) -> str:
     """``seed=3 smote_ann k=5`` (``seed=3/2 ...``: fold 2 of seed 3's k-fold repeat): the seed
-    and fold survive the UI's truncation."""
-    return f"seed={seed} {label}" if fold is None else f"seed={seed}/{fold} {label}"
+    and fold survive the UI's truncation.
+
+    ``seeds`` (the job's seeds) and ``folds`` (its folds per seed) set the numbers' width: the
+    UI and MLflow's search sort names as text, so with seeds past 9 they are zero-padded
+    (``seed=02`` before ``seed=10``). The width follows the job's largest seed, not a fixed one:
+    a 10-seed sweep keeps the names it always had, and a seed like 12345 still sorts.
+    """
+    s = str(seed).zfill(len(str(max(seeds, default=0))))
+    if fold is None:
+        return f"seed={s} {label}"
+    return f"seed={s}/{str(fold).zfill(len(str(max(folds - 1, 0))))} {label}"
 
 
 def job_run_name(label: str, dataset: str, several_datasets: bool) -> str:

@@ -188,7 +188,7 @@ def run_job(
         )
         unit_metrics = []
         for i, (seed, fold) in enumerate(units):
-            name = seed_run_name(label, seed, fold)
+            name = seed_run_name(label, seed, fold, seeds, folds)
             stags = {**tags, tracking.TAG_LEVEL: "seed", tracking.TAG_SEED: str(seed)}
             uparams = {**params, "seed": seed}
             if fold is not None:
@@ -325,7 +325,12 @@ def run_unit(cfg: dict, overrides: str = "") -> dict[str, Any]:
         tags[tracking.TAG_FOLD] = str(fold)
     if unit.get("job_key"):
         tags[tracking.TAG_JOB_KEY] = unit["job_key"]
-    name = seed_run_name(tags[tracking.TAG_LABEL], seed, fold)
+    # The job's seeds and folds: every unit of the job pads its numbers alike.
+    from imbsweep.driver import unit_folds
+
+    folds = 0 if fold is None else unit_folds(cfg, ds, warn=False)
+    seeds = resolve_seeds(cfg["seeds"])
+    name = seed_run_name(tags[tracking.TAG_LABEL], seed, fold, seeds, folds)
     # [issue 21] Once per identity however often Dask starts it; limits (unit_guard).
     tags.update(unit_guard.run_tags())
     if (earlier := unit_guard.begin(tracker, tags)) is not None:

@@ -25,6 +25,8 @@ imbsweep needs:
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,7 @@ class TuningHooks(SweeperHooks):
         self.final_overrides = list(final_overrides or [])
         self.driver: Any = None  # imbsweep.driver.SweepDriver, once the study is open
         self.runner: UnitTrials | None = None  # the study's trials, once they run
+        self._sigterm: Any = None  # the SIGTERM handler before the study's
 
     def check_space(self, names: Sequence[str]) -> None:
         if not names:
@@ -103,6 +106,11 @@ class TuningHooks(SweeperHooks):
             key = hashlib.sha256(text.encode()).hexdigest()[:20]
         if self.driver.open_run(key):
             log.info("resuming the study's sweep run %s", self.driver.sweep_id)
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM stops the study like Ctrl-C (on_abort), as it stops a grid sweep.
+            from imbsweep.driver import raise_interrupt
+
+            self._sigterm = signal.signal(signal.SIGTERM, raise_interrupt)
 
     def trial_runner(self, sweeper: Any) -> Any:
         """Trials as units of the sweep driver (None for other apps: a trial is a job)."""
@@ -138,7 +146,16 @@ class TuningHooks(SweeperHooks):
 
     def validate_batch(self, sweeper: Any, batch: Sequence[Sequence[str]]) -> None:
         from hydra_plugins.imbsweep_plugins.checks import check_jobs
+        from imbsweep import credentials
 
+        # Like tracking.uri: Hydra writes the sweeper's settings to every job's .hydra/ folder.
+        if credentials.has_secret(url := getattr(sweeper, "storage_url", None)):
+            raise _error(
+                f"hydra.sweeper.storage={credentials.redact(str(url))}: a password in the "
+                "study's storage URL is written to the sweep's .hydra/ files and seen by "
+                "everyone on the machine; leave it out and keep it in ~/.pgpass (PGPASSFILE) "
+                "or PGPASSWORD"
+            )
         try:
             check_jobs(sweeper, batch)
         except Exception as exc:
@@ -246,6 +263,7 @@ class TuningHooks(SweeperHooks):
 
     def sweep_end(self, sweeper: Any) -> None:
         """The table (final rows, else the trials), optimization_results.yaml, the run closed."""
+        self._restore_sigterm()
         self._close_runner()
         if self.driver is not None and self.driver.close():
             raise SystemExit(1)
@@ -256,10 +274,21 @@ class TuningHooks(SweeperHooks):
             self.runner = None
 
     def on_abort(self, sweeper: Any, exc: BaseException) -> None:
-        """Close the study's sweep run FAILED, with the error, so nothing stays RUNNING."""
+        """Close the study's sweep run FAILED with the error, or KILLED on Ctrl-C / SIGTERM,
+        so nothing stays RUNNING."""
+        self._restore_sigterm()
         self._close_runner()
-        if self.driver is not None and self.driver.sweep_id:
+        if self.driver is None or not self.driver.sweep_id:
+            return
+        if isinstance(exc, KeyboardInterrupt):
+            self.driver.interrupted()
+        else:
             self.driver.close(error=f"{type(exc).__name__}: {exc}")
+
+    def _restore_sigterm(self) -> None:
+        if self._sigterm is not None:
+            signal.signal(signal.SIGTERM, self._sigterm)
+            self._sigterm = None
 
 
 class UnitTrials:

@@ -4,7 +4,10 @@ With no ``address`` it starts a local cluster, one single-threaded worker proces
 core, that lives as long as the sweep; its workers stay warm between jobs (imports, loaded data).
 With ``address=tcp://host:8786`` it sends the jobs to a running cluster (``dask scheduler`` and
 ``dask worker`` processes on any machines that can import the app and read its config files).
-A single job, or ``n_workers=1``, runs in this process: nothing is started for it.
+A single job, or ``n_workers=1``, runs in this process: nothing is started for it. So does a
+small sweep when ``n_workers`` is left to the launcher: a caller that knows the work's estimated
+seconds passes them to :meth:`DaskLauncher.prepare`, and work that would finish sooner in this
+process than the cluster takes to start runs here.
 
 Jobs are submitted in the order given, highest priority first, so a caller that sorts the
 longest jobs first keeps every worker busy to the end. One progress line reports jobs done,
@@ -15,6 +18,7 @@ failures, elapsed time and an estimate of what remains. Dask is imported only wh
 # is in sys.modules, and dataclasses then fail on string annotations.
 import atexit
 import contextlib
+import inspect
 import logging
 import os
 import threading
@@ -46,9 +50,10 @@ class DaskLauncherConf:
     preload: Optional[list[str]] = None  # noqa: UP045
     # Seconds between progress lines (one is always printed at the end).
     progress_every: float = 10.0
-    # Local cluster: pin worker i to core i (each worker's threads stay on its core; no
-    # measurable gain on 2 cores since Keras' input autotuning is off, see keras_model).
-    pin: bool = True
+    # Local cluster: pin worker i to core i. Off by default: no gain on a quiet machine (36.3 s
+    # pinned vs 35.9 s, main job), and a pinned worker cannot leave a core another process
+    # loads (tuning brf on 2 workers under load: 4.5 trials/min pinned, 7.5 not).
+    pin: bool = False
     # Per unit: wall time (seconds, or "10min") and memory it may add to its worker process
     # ("4GB"); null: no limit. Over either, the unit is stopped and recorded as failed
     # (imbsweep.unit_guard). Needs single-threaded workers; forces a cluster for one job too.
@@ -66,6 +71,14 @@ class DaskLauncherConf:
 ConfigStore.instance().store(
     group="hydra/launcher", name="dask", node=DaskLauncherConf, provider="imbsweep"
 )
+
+
+# Measured on 2 cores: a local cluster costs ~5.5 s before its first unit (start, TLS, worker
+# imports): `method=naive dataset=keel dataset.name=glass1 seeds=3` took 14.6 s on it and 9.1 s
+# in this process. Work of fewer estimated seconds than this per worker saved runs here.
+START_SECONDS = 6.0
+# Sweeps of at most this many units known before planning (jobs x seeds) ask for an estimate.
+SMALL_SWEEP_UNITS = 16
 
 
 def usable_cores() -> int:
@@ -87,21 +100,43 @@ def _fmt(seconds: float) -> str:
 class Progress:
     """``[12/40 units] 0 failed, 35 s elapsed, about 1 min 20 s left`` every few seconds.
 
-    The estimate is the throughput since the first unit finished, once 2 x ``workers`` more have:
-    the first unit's time holds the workers' start and imports (10-20 s here), and spreading it
-    over every unit made a 53 s sweep say "about 12 min left".
+    The estimate is the rate since the first unit finished, once 2 x ``workers`` more have: the
+    first unit's time holds the workers' start and imports (10-20 s here), and spreading it over
+    every unit made a 53 s sweep say "about 12 min left". With ``costs`` (each unit's estimated
+    cost, in launch order) the rate is per unit of cost, not per unit: the driver starts the
+    longest units first, so counting units put the first estimate of the practical at ~3x the
+    time left (tests/test_progress.py).
     """
 
-    def __init__(self, total: int, every: float, workers: int = 1):
+    def __init__(
+        self,
+        total: int,
+        every: float,
+        workers: int = 1,
+        costs: Optional[Sequence[float]] = None,  # noqa: UP045
+    ):
         self.total, self.every, self.workers = total, every, max(1, workers)
         self.done = self.failed = 0
         self.t0 = self._last = time.perf_counter()
-        self._first: float | None = None
+        self._first: Optional[float] = None  # noqa: UP045
+        usable = costs is not None and len(costs) == total and all(c > 0 for c in costs)
+        self.costs = [float(c) for c in costs] if usable else None
+        # Cost finished after the first unit, and cost not finished yet.
+        self._cost_since = 0.0
+        self._cost_left = sum(self.costs) if self.costs else 0.0
 
-    def update(self, ret: JobReturn) -> None:
+    def update(self, ret: JobReturn, i: Optional[int] = None) -> None:  # noqa: UP045
+        """``ret`` of the unit launched ``i``-th (its cost weighs the estimate)."""
         self.done += 1
         self.failed += ret.status != JobStatus.COMPLETED
         now = time.perf_counter()
+        if self.costs is not None:
+            if i is None:
+                self.costs = None  # which unit ended is unknown: count units instead
+            else:
+                self._cost_left -= self.costs[i]
+                if self._first is not None:
+                    self._cost_since += self.costs[i]
         if self._first is None:
             self._first = now
         if now - self._last < self.every and self.done < self.total:
@@ -120,11 +155,27 @@ class Progress:
         if self.done >= self.total:
             return ""
         since = self.done - 1  # units finished after the first
-        # Two rounds of every worker: the driver starts the longest units first, so the first
-        # few finish slower than the rest and overstate the time left.
+        # Two rounds of every worker: a steady rate, past the workers' start.
         if since < 2 * self.workers or now <= self._first:
             return ""  # no steady rate yet
-        return f", about {_fmt((now - self._first) / since * (self.total - self.done))} left"
+        if self.costs is not None:
+            left = (now - self._first) / self._cost_since * max(self._cost_left, 0.0)
+        else:
+            left = (now - self._first) / since * (self.total - self.done)
+        return f", about {_fmt(left)} left"
+
+
+def launch_units(
+    launcher: Launcher,
+    job_overrides: Sequence[Sequence[str]],
+    costs: Optional[Sequence[float]] = None,  # noqa: UP045
+    initial_job_idx: int = 0,
+) -> Sequence[JobReturn]:
+    """Hydra's ``launch``; a launcher whose ``launch`` takes ``costs`` (this one: for the time
+    left) also gets each job's estimated cost. Other launchers (basic, joblib) do not."""
+    if costs is not None and "costs" in inspect.signature(launcher.launch).parameters:
+        return launcher.launch(job_overrides, initial_job_idx=initial_job_idx, costs=costs)
+    return launcher.launch(job_overrides, initial_job_idx=initial_job_idx)
 
 
 def _run_one(
@@ -200,7 +251,7 @@ class DaskLauncher(Launcher):
         n_workers: Optional[int] = None,  # noqa: UP045
         preload: Optional[Sequence[str]] = None,  # noqa: UP045
         progress_every: float = 10.0,
-        pin: bool = True,
+        pin: bool = False,
         unit_timeout: Any = None,
         unit_memory: Any = None,
         tls_ca_file: Optional[str] = None,  # noqa: UP045
@@ -227,6 +278,7 @@ class DaskLauncher(Launcher):
         self._starting: Optional[threading.Thread] = None  # noqa: UP045
         self._warming: Optional[threading.Thread] = None  # noqa: UP045
         self._warm_futures: list[Any] = []
+        self._small = False  # prepare() found the work too small for a cluster
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -235,13 +287,32 @@ class DaskLauncher(Launcher):
         self.hydra_context = hydra_context
         self.task_function = task_function
 
-    def prepare(self, n_jobs: int) -> None:
+    def wants_estimate(self, n_jobs: int) -> bool:
+        """Whether :meth:`prepare` should wait for the work's estimated seconds (a small sweep
+        whose launcher choice is ours), rather than start workers while the caller plans."""
+        return self._auto() and n_jobs <= SMALL_SWEEP_UNITS
+
+    def prepare(self, n_jobs: int, seconds: Optional[float] = None) -> None:  # noqa: UP045
         """Start the cluster on a background thread while the caller is still planning.
 
-        Only when ``launch`` will need it (more than one job, more than one worker).
+        Only when ``launch`` will need it (more than one job, more than one worker). With
+        ``seconds``, the estimated serial run time of the jobs, and ``n_workers`` and
+        ``address`` unset, work that a cluster would not finish sooner runs in this process.
         """
         workers = self.n_workers or usable_cores()
         if self._client is not None or self._in_process(n_jobs, workers):
+            return
+        if seconds is not None and self._auto() and seconds * (1 - 1 / workers) < START_SECONDS:
+            self._small = True
+            log.info(
+                "%d unit(s), about %.0f s of work: running in this process (starting %d "
+                "workers costs ~%.0f s; hydra.launcher.n_workers=%d starts them anyway)",
+                n_jobs,
+                seconds,
+                workers,
+                START_SECONDS,
+                workers,
+            )
             return
         self._starting = threading.Thread(
             target=self._connect, args=(workers,), name="dask-start", daemon=True
@@ -276,8 +347,13 @@ class DaskLauncher(Launcher):
         self._warming.start()
 
     def launch(
-        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+        self,
+        job_overrides: Sequence[Sequence[str]],
+        initial_job_idx: int,
+        costs: Optional[Sequence[float]] = None,  # noqa: UP045
     ) -> Sequence[JobReturn]:
+        """Hydra's launch. ``costs``: each job's estimated cost, in the same order (e.g.
+        :func:`imbsweep.driver.estimate_cost`): the progress line's time left is weighed by it."""
         from hydra.core.singleton import Singleton
 
         setup_globals()
@@ -285,7 +361,7 @@ class DaskLauncher(Launcher):
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         n = len(job_overrides)
         workers = self.n_workers or usable_cores()
-        progress = Progress(n, self.progress_every, workers)
+        progress = Progress(n, self.progress_every, workers, costs)
         state = Singleton.get_state()
         if self._in_process(n, workers):
             log.info("Launching %d unit(s) in this process", n)
@@ -299,7 +375,7 @@ class DaskLauncher(Launcher):
                     self.task_function,
                     state,
                 )
-                progress.update(ret)
+                progress.update(ret, i)
                 out.append(ret)
             return out
         return self._launch_dask(job_overrides, initial_job_idx, workers, progress, state)
@@ -307,7 +383,12 @@ class DaskLauncher(Launcher):
     def _in_process(self, n_jobs: int, workers: int) -> bool:
         # A limit is enforced by killing the unit's process: never this one.
         limited = self.unit_timeout is not None or self.unit_memory is not None
-        return self.address is None and not limited and (n_jobs <= 1 or workers <= 1)
+        return self.address is None and not limited and (n_jobs <= 1 or workers <= 1 or self._small)
+
+    def _auto(self) -> bool:
+        # Only a choice the user left to us: a set n_workers, an address or a limit is kept.
+        limited = self.unit_timeout is not None or self.unit_memory is not None
+        return self.n_workers is None and self.address is None and not limited
 
     def _limits(self) -> tuple[Optional[float], Optional[int]]:  # noqa: UP045
         from dask.utils import parse_bytes, parse_timedelta
@@ -366,7 +447,7 @@ class DaskLauncher(Launcher):
             fut.release()
             del fut
             results[i] = ret
-            progress.update(ret)
+            progress.update(ret, i)
         self._warm_futures.clear()
         shared.release()
         return results  # type: ignore[return-value]

@@ -70,6 +70,7 @@ class ImbsweepSweeper(Sweeper):
         return OmegaConf.to_container(job, resolve=True)
 
     def sweep(self, arguments: list) -> None:
+        from hydra_plugins.imbsweep_plugins.dask_launcher import launch_units
         from imbsweep import driver
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -81,13 +82,20 @@ class ImbsweepSweeper(Sweeper):
 
         try:
             prepare = getattr(self.launcher, "prepare", None)
-            if prepare is not None:  # e.g. start the workers while the jobs are planned
-                prepare(len(grid) * driver.seed_count(self.config))
+            n_known = len(grid) * driver.seed_count(self.config)
+            wants = getattr(self.launcher, "wants_estimate", None)
+            early = prepare is not None and not (wants is not None and wants(n_known))
+            if early:  # e.g. start the workers while the jobs are planned
+                prepare(n_known)
             t0 = time.perf_counter()
             jobs = driver.plan(grid, self._compose)
             log.info(
                 "checked %d job(s) and their data in %.1f s", len(jobs), time.perf_counter() - t0
             )
+            if prepare is not None and not early:
+                # Planned first (~1 s): the launcher may find the work too small for workers.
+                units = sum(len(j.units) for j in jobs)
+                prepare(units, seconds=driver.estimate_seconds(jobs))
             primary = OmegaConf.to_container(
                 OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"]),
                 resolve=True,
@@ -97,7 +105,7 @@ class ImbsweepSweeper(Sweeper):
             warm = getattr(self.launcher, "warm", None)  # e.g. TensorFlow set up before any unit
             code = drv.run(
                 jobs,
-                lambda batch: self.launcher.launch(batch, initial_job_idx=0),
+                lambda batch, costs: launch_units(self.launcher, batch, costs),
                 warm=None if warm is None else lambda todo: warm(driver.warm_ups(todo)),
             )
             if code:

@@ -65,6 +65,18 @@ def checked_ratio(cfg: dict, n_min: int, n_maj: int, what: str) -> Any:
     return s
 
 
+def under_sampled_counts(strategy: Any, n_min: int, n_maj: int) -> tuple[int | float, int]:
+    """(majority, minority) rows an under-sampling model's own balancing leaves of each class,
+    as imbalanced-learn's under-samplers read ``sampling_strategy`` on two classes: a ratio r
+    keeps n_min / r majority rows; 'not majority' resamples only the minority (to its own count,
+    so nothing changes); every other word cuts the majority to the minority's count."""
+    if isinstance(strategy, int | float) and not isinstance(strategy, bool):
+        return n_min / float(strategy), n_min
+    if strategy == "not majority":
+        return n_maj, n_min
+    return n_min, n_min
+
+
 def minority_k(cfg: dict, n_min: int, key: str, extra: int = 1) -> int:
     """Neighbour counts fitted on the minority rows need ``k + extra`` of them (SMOTE-like: the
     row itself + k); shrink k on tiny minorities and say so. The k used is logged."""

@@ -12,7 +12,7 @@ import pandas as pd
 from imbsweep.datasets.base import Dataset
 from imbsweep.errors import ConfigError, SkipMethod
 from imbsweep.methods.components import MODELS, SAMPLERS
-from imbsweep.methods.data_aware import class_weight
+from imbsweep.methods.data_aware import class_weight, under_sampled_counts
 from imbsweep.methods.pairing import check_method_data
 from imbsweep.methods.preprocessing import build_preprocessor, resample_mixed
 from imbsweep.threshold import tune_threshold
@@ -103,12 +103,14 @@ def fit_method(
         model.fit(Xa, y_fit, sample_weight=np.where(y_fit == 1, weights[1], weights[0]))
     fit_seconds = time.perf_counter() - t0
     # The minority share the model was fitted on (resampled rows, class_weight=balanced, which
-    # every model with class weights applies): scores estimate P(minority) under this prior,
-    # not the data's (evaluation.prior_corrected). A model's own balancing (BRF's balanced
-    # bootstraps) is not counted.
+    # every model with class weights applies, and a model's own under-sampling: BRF's balanced
+    # bootstraps): scores estimate P(minority) under this prior, not the data's
+    # (evaluation.prior_corrected).
     cw = class_weight(cfg, y_fit)
     w0, w1 = (cw[0], cw[1]) if cw is not None else (1.0, 1.0)
     n0, n1 = int((y_fit == 0).sum()), int((y_fit == 1).sum())
+    if model_comp.resamples_internally and "sampling_strategy" in model_comp.keys:
+        n0, n1 = under_sampled_counts(cfg["sampling_strategy"], n1, n0)
     info["fit_prior"] = w1 * n1 / (w1 * n1 + w0 * n0)
     for attr, key in (("epochs_run_", "epochs_run"), ("passes_", "passes")):
         if getattr(model, attr, None) is not None:  # the net's budget as it ran

@@ -313,11 +313,16 @@ class OptunaSweeperImpl(Sweeper):
 
     # --------------------------------------------------------------------- sweep
 
-    def launch(self, batch: Sequence[Sequence[str]]) -> Sequence[JobReturn]:
-        """Check and launch one batch of jobs outside the study (for hooks' finalize)."""
+    def launch(
+        self, batch: Sequence[Sequence[str]], costs: Sequence[float] | None = None
+    ) -> Sequence[JobReturn]:
+        """Check and launch one batch of jobs outside the study (for hooks' finalize);
+        ``costs`` (each job's estimated cost) reach a launcher that takes them."""
+        from hydra_plugins.imbsweep_plugins.dask_launcher import launch_units
+
         batch = [list(overrides) for overrides in batch]
         self.validate_batch_is_legal(batch)
-        results = self.launcher.launch(batch, initial_job_idx=self._job_idx)
+        results = launch_units(self.launcher, batch, costs, initial_job_idx=self._job_idx)
         self._job_idx += len(batch)
         return results
 
@@ -325,7 +330,7 @@ class OptunaSweeperImpl(Sweeper):
         """Run the study; if it stops on an exception, the hooks' ``on_abort`` runs first."""
         try:
             self._sweep(arguments)
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt) as exc:
             self.hooks.on_abort(self, exc)
             raise
 
