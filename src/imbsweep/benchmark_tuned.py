@@ -243,7 +243,7 @@ class BenchmarkTuned:
         drv = self.drv
         pool = self.pool = drv.pool(self.open_stream())
         beat = driver._Heartbeat(drv.tracker, drv.sweep_id) if drv.tracker else None
-        previous = signal.signal(signal.SIGTERM, driver._raise_interrupt)
+        previous = signal.signal(signal.SIGTERM, driver.raise_interrupt)
         outstanding = {id(j) for j in defaults}
         try:
             for job in defaults:
