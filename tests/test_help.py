@@ -87,7 +87,7 @@ def test_standard_hydra_flags(tmp_path):
     root = fake_project(tmp_path, n_dirs=1)
     p = _imbsweep(root, "--hydra-help")
     assert p.returncode == 0 and "hydra/launcher: basic, dask, joblib" in p.stdout
-    assert "hydra/sweeper: basic, imbsweep, imbsweep_basic, optuna" in p.stdout
+    assert "hydra/sweeper: basic, imbsweep, imbsweep_basic, imbsweep_tuned, optuna" in p.stdout
 
     p = _imbsweep(root, "--cfg", "job", "method=brf", "seeds=3")
     assert p.returncode == 0, p.stderr[-2000:]
